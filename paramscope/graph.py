@@ -1,0 +1,116 @@
+"""The layer graph: the one structure formulas, measurers and renderers agree on.
+
+A :class:`Graph` is the ordered list of *calls* a forward pass makes to leaf
+layers (plus functional ops such as residual adds).  It comes either from a
+YAML spec (pure-Python shape inference, no torch) or from an ``nn.Module``
+(one forward pass on the meta device with hooks, see :mod:`paramscope.trace`).
+
+Shapes always include the batch dimension.  Nothing in this module imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any, Mapping
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """One parameter (or buffer) tensor owned by a layer."""
+
+    shape: Shape
+    trainable: bool = True
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+
+@dataclass(frozen=True)
+class LayerNode:
+    """One call of a leaf layer (or a functional op) during the forward pass.
+
+    name:       qualified module name as ``named_modules()`` spells it
+                (``layer3.0.conv2``; ``""`` for the root).  A functional op
+                recorded inside a module is named ``<module>.<op>``-free: it
+                carries the owning module's name and a kind such as ``"add"``.
+    kind:       registry key: the torch.nn class name (``"Conv2d"``,
+                ``"BatchNorm2d"``, ``"ReLU"``) or a functional op name
+                (``"add"``, ``"mul"``, ``"matmul"``, ``"flatten"``).
+    hparams:    hyper-parameters under torch.nn's own argument names, with
+                tuples normalised: Conv2d has ``in_channels, out_channels,
+                kernel_size (kh, kw), stride (sh, sw), padding ((ph, pw) or
+                "same"/"valid"), dilation (dh, dw), groups, bias (bool),
+                padding_mode``; Linear ``in_features, out_features, bias``;
+                BatchNorm2d ``num_features, eps, momentum, affine,
+                track_running_stats``; pools ``kernel_size, stride, padding,
+                dilation, ceil_mode`` (tuples); AdaptiveAvgPool2d
+                ``output_size (oh, ow)``; activations their own arguments.
+    in_shapes:  shapes of the tensor inputs, batch included.
+    out_shape:  shape of the output, batch included.
+    params:     parameters the *module* owns directly (``"weight"``, ``"bias"``),
+                local names.  Repeated on every call of a shared module; only
+                the call with ``call_index == 0`` counts them.
+    buffers:    buffers the module owns directly (``running_mean`` ...).
+    call_index: 0 for a module's first call, 1, 2, ... for later calls of the
+                same (shared) module, e.g. torchvision's ``layer1.0.relu``.
+    dtype:      element type name of the output (``"float32"`` ...).
+    """
+
+    name: str
+    kind: str
+    hparams: Mapping[str, Any]
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+    params: Mapping[str, ParamInfo] = field(default_factory=dict)
+    buffers: Mapping[str, ParamInfo] = field(default_factory=dict)
+    call_index: int = 0
+    dtype: str = "float32"
+
+    @property
+    def in_shape(self) -> Shape:
+        """The first input's shape (most layers have exactly one input)."""
+        return self.in_shapes[0] if self.in_shapes else ()
+
+    @property
+    def counts_params(self) -> bool:
+        """True on the call that owns this module's parameters in totals."""
+        return self.call_index == 0
+
+    @property
+    def key(self) -> str:
+        """Unique row key: the name, with ``#k`` for a shared module's k-th later call
+        and ``:kind`` for a functional op recorded inside a module."""
+        base = self.name if not self.is_functional else f"{self.name}:{self.kind}"
+        return base if self.call_index == 0 else f"{base}#{self.call_index}"
+
+    @property
+    def is_functional(self) -> bool:
+        return self.kind in FUNCTIONAL_KINDS
+
+
+#: kinds that are functional ops (no module of their own), named after the owning module.
+FUNCTIONAL_KINDS = frozenset({"add", "mul", "matmul", "flatten_op", "cat"})
+
+
+@dataclass
+class Graph:
+    """An ordered list of layer calls plus where they came from."""
+
+    nodes: list[LayerNode]
+    input_shape: Shape
+    source: str = "spec"  # "spec" (shape inference) or "module" (meta trace)
+    dtype: str = "float32"
+    #: qualified names of every module in the model (containers included), in
+    #: registration order, with the parameter count each owns directly. Lets
+    #: renderers group by depth and name containers that own parameters.
+    modules: dict[str, str] = field(default_factory=dict)  # name -> kind/class name
+
+    def __iter__(self):
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
