@@ -1,0 +1,35 @@
+"""Public entry points: resolve a target's spec, build a model.  Library code never prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paramscope.graph import Shape
+from paramscope.spec.document import parse_file
+from paramscope.spec.library import resolve_import
+from paramscope.spec.resolve import Resolved, resolve
+from paramscope.targets import Target, load_factory, parse_target
+
+
+def resolve_spec(target: str | Target, overrides: dict[str, Any] | None = None,
+                 input_shape: Shape | None = None, batch: int = 1) -> Resolved:
+    """Load and resolve a built-in name or YAML path (no torch import)."""
+    t = parse_target(target) if isinstance(target, str) else target
+    if t.kind != "spec":
+        raise ValueError(f"{t.text} is a factory, not a spec")
+    doc = parse_file(t.path, resolve_import)
+    return resolve(doc, overrides, input_shape, batch)
+
+
+def build(target: str, device: Any = None, **overrides: Any):
+    """Build ``target`` (built-in name, YAML path or ``module:callable``) as an nn.Module.
+
+    ``overrides`` set spec parameters (like ``--set``) or are passed to a factory as
+    keyword arguments.  ``device="meta"`` builds without allocating memory.
+    """
+    from paramscope.builder import call_factory, module_from_resolved
+
+    t = parse_target(target)
+    if t.kind == "factory":
+        return call_factory(load_factory(t), overrides, t.text, device)
+    return module_from_resolved(resolve_spec(t, overrides), device)

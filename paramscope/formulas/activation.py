@@ -1,0 +1,52 @@
+"""Activations: no MACs; FLOPs = per-element cost × numel(out).
+
+Convention: one FLOP per add, multiply, divide, compare, clamp bound, and per
+transcendental (exp, log, tanh, erf).
+"""
+
+from __future__ import annotations
+
+from paramscope.graph import LayerNode
+from paramscope.formulas._expr import num, per_element
+from paramscope.formulas.registry import Cost, formula
+
+#: kind -> (FLOPs per output element, what they are).
+ACTIVATION_FLOPS: dict[str, tuple[int, str]] = {
+    "ReLU": (1, "max(x, 0)"),
+    "ReLU6": (2, "clamp to [0, 6]"),
+    "Hardtanh": (2, "clamp to [min_val, max_val]"),
+    "LeakyReLU": (2, "compare, multiply by slope"),
+    "PReLU": (2, "compare, multiply by learned slope"),
+    "ELU": (4, "compare, exp, subtract 1, multiply by alpha"),
+    "CELU": (5, "compare, divide by alpha, exp, subtract 1, multiply by alpha"),
+    "SELU": (5, "compare, exp, subtract 1, multiply by alpha, multiply by scale"),
+    "Sigmoid": (3, "exp(-x), add 1, divide"),
+    "Tanh": (1, "tanh"),
+    "SiLU": (4, "sigmoid (3), multiply by x"),
+    "GELU": (5, "scale by 1/sqrt 2, erf, add 1, multiply by x, multiply by 0.5"),
+    "GELU(tanh)": (9, "x^3 (2), scale, add x, scale, tanh, add 1, multiply by x, multiply by 0.5"),
+    "Hardsigmoid": (4, "add 3, clamp to [0, 6] (2), divide by 6"),
+    "Hardswish": (5, "add 3, clamp to [0, 6] (2), divide by 6, multiply by x"),
+    "Softplus": (6, "multiply by beta, compare to threshold, exp, add 1, log, divide by beta"),
+    "Mish": (5, "softplus as exp, add 1, log (3), tanh, multiply by x"),
+    "Softmax": (5, "running max, subtract max, exp, sum, divide"),
+    "LogSoftmax": (5, "running max, subtract max, exp, sum, subtract log-sum"),
+}
+
+
+def activation_key(node: LayerNode) -> str:
+    """The table row of a node: GELU's tanh approximation has its own."""
+    if node.kind == "GELU" and node.hparams.get("approximate", "none") == "tanh":
+        return "GELU(tanh)"
+    return node.kind
+
+
+@formula(*(k for k in ACTIVATION_FLOPS if k != "GELU(tanh)"))
+def activation(node: LayerNode) -> Cost:
+    """Per-element activation; PReLU also owns ``num_parameters`` slopes."""
+    cost, why = ACTIVATION_FLOPS[activation_key(node)]
+    parts = []
+    if node.kind == "PReLU":
+        slopes = node.hparams.get("num_parameters", 1)
+        parts = [("weight", num(slopes), slopes)]
+    return per_element(node, cost, why, parts)

@@ -1,0 +1,72 @@
+"""Convolutions, N-d, grouped, dilated, strided, transposed.
+
+params: weight = C_in/groups × C_out × prod(kernel), bias = C_out.
+MACs:   N × prod(out spatial) × weight   (ConvTranspose: prod(*in* spatial), as
+        torch.utils.flop_counter counts it).
+FLOPs:  2 × MACs + numel(out) when there is a bias.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from paramscope.graph import LayerNode
+from paramscope.formulas._expr import (dims, join_notes, ntuple, num, param_terms, rank,
+                                       shape_note, sliding_out_len, times)
+from paramscope.formulas.registry import Cost, Term, formula
+
+CONV_KINDS = ("Conv1d", "Conv2d", "Conv3d")
+TRANSPOSED_KINDS = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+
+
+def conv_out_spatial(in_spatial, kernel, stride, padding, dilation) -> tuple[int, ...]:
+    """Output spatial size of a convolution; ``padding`` may be ``"same"`` or ``"valid"``."""
+    if padding == "same":
+        return tuple(in_spatial)
+    pads = (0,) * len(kernel) if padding == "valid" else padding
+    return tuple(sliding_out_len(*a) for a in zip(in_spatial, kernel, stride, pads, dilation))
+
+
+def conv_transpose_out_spatial(in_spatial, kernel, stride, padding, dilation,
+                               output_padding) -> tuple[int, ...]:
+    """Output spatial size of a transposed convolution."""
+    return tuple((i - 1) * s - 2 * p + d * (k - 1) + op + 1 for i, k, s, p, d, op
+                 in zip(in_spatial, kernel, stride, padding, dilation, output_padding))
+
+
+@formula(*CONV_KINDS, *TRANSPOSED_KINDS)
+def conv(node: LayerNode) -> Cost:
+    """Conv1d/2d/3d and ConvTranspose1d/2d/3d (see module docstring)."""
+    h, n = node.hparams, rank(node.kind)
+    transposed = node.kind in TRANSPOSED_KINDS
+    cin, cout, groups = h["in_channels"], h["out_channels"], h.get("groups", 1)
+    kernel = ntuple(h["kernel_size"], n)
+    stride, dilation = ntuple(h.get("stride", 1), n), ntuple(h.get("dilation", 1), n)
+    padding = ntuple(h.get("padding", 0), n)
+
+    w_expr = (f"{num(cin)}/{num(groups)}×" if groups != 1 else f"{num(cin)}×") + dims((cout, *kernel))
+    weight = cin // groups * cout * prod(kernel)
+    parts = [("weight", w_expr, weight)]
+    if h.get("bias", True):
+        parts.append(("bias", num(cout), cout))
+    params, terms, pnote = param_terms(node, parts)
+
+    x, out = node.in_shape, node.out_shape
+    if transposed:
+        expected = conv_transpose_out_spatial(x[-n:], kernel, stride, padding, dilation,
+                                              ntuple(h.get("output_padding", 0), n))
+    else:
+        expected = conv_out_spatial(x[-n:], kernel, stride, padding, dilation)
+    check = shape_note((cin, *expected, cout), (x[-n - 1], *out[-n:], out[-n - 1]))
+
+    lead = out[:-n - 1]  # batch dims ((N,) or () when unbatched)
+    sites = (*lead, *(x if transposed else out)[-n:])
+    macs = prod(sites) * weight
+    terms.append(Term("macs", times(dims(sites), w_expr), macs))
+    flops_expr = times("2", num(macs))
+    flops = 2 * macs
+    if len(parts) == 2:
+        flops_expr += " + " + dims(out)
+        flops += prod(out)
+    terms.append(Term("flops", flops_expr, flops))
+    return Cost(node.kind, params, macs, flops, tuple(terms), "ok", join_notes(pnote, check))

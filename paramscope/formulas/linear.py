@@ -1,0 +1,47 @@
+"""Linear and Embedding.
+
+Linear    params: weight = in × out, bias = out.
+          MACs = prod(leading dims) × in × out; FLOPs = 2 × MACs + numel(out) with a bias.
+Embedding params: weight = num_embeddings × embedding_dim; a lookup, no arithmetic.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from paramscope.graph import LayerNode
+from paramscope.formulas._expr import dims, join_notes, num, param_terms, shape_note, times
+from paramscope.formulas.registry import Cost, Term, formula
+
+
+@formula("Linear")
+def linear(node: LayerNode) -> Cost:
+    """y = x Wᵀ + b over the last dimension."""
+    h = node.hparams
+    fin, fout = h["in_features"], h["out_features"]
+    w_expr = dims((fin, fout))
+    parts = [("weight", w_expr, fin * fout)]
+    if h.get("bias", True):
+        parts.append(("bias", num(fout), fout))
+    params, terms, pnote = param_terms(node, parts)
+
+    lead, out = node.in_shape[:-1], node.out_shape
+    check = shape_note((*lead, fin, fout), (*out[:-1], node.in_shape[-1], out[-1]))
+    macs = prod(lead) * fin * fout
+    terms.append(Term("macs", times(dims(lead), w_expr), macs))
+    flops, flops_expr = 2 * macs, times("2", num(macs))
+    if len(parts) == 2:
+        flops += prod(out)
+        flops_expr += " + " + dims(out)
+    terms.append(Term("flops", flops_expr, flops))
+    return Cost(node.kind, params, macs, flops, tuple(terms), "ok", join_notes(pnote, check))
+
+
+@formula("Embedding")
+def embedding(node: LayerNode) -> Cost:
+    """A table lookup: parameters, no MACs, no FLOPs."""
+    h = node.hparams
+    rows, dim = h["num_embeddings"], h["embedding_dim"]
+    params, terms, pnote = param_terms(node, [("weight", dims((rows, dim)), rows * dim)])
+    terms += [Term("macs", "0", 0), Term("flops", "0", 0)]
+    return Cost(node.kind, params, 0, 0, tuple(terms), "ok", join_notes("lookup only", pnote))

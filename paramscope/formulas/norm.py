@@ -1,0 +1,77 @@
+"""Normalisation layers: parameters when affine, no MACs, FLOPs per element.
+
+Buffers (running_mean / running_var / num_batches_tracked) are not parameters.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from paramscope.graph import LayerNode
+from paramscope.formulas._expr import dims, num, per_element
+from paramscope.formulas.registry import Cost, formula
+
+#: FLOPs per output element before the affine step, and what they are.
+NORM_FLOPS: dict[str, tuple[int, str]] = {
+    "batch": (2, "inference: statistics folded into one scale and one shift"),
+    "stats": (5, "mean, subtract mean, square, variance sum, scale by 1/std"),
+    "rms": (3, "square, mean of squares, scale by 1/rms"),
+}
+#: plus one FLOP per element for each of an affine weight and an affine bias
+#: (BatchNorm folds its affine step into the scale and shift).
+AFFINE_FLOPS_EACH = 1
+
+
+def _norm(node: LayerNode, family: str, weight_shape, weight: bool, bias: bool) -> Cost:
+    base, why = NORM_FLOPS[family]
+    size = prod(weight_shape)
+    expr = dims(weight_shape) if len(weight_shape) > 1 else num(size)
+    parts = ([("weight", expr, size)] if weight else []) + ([("bias", expr, size)] if bias else [])
+    extra = 0 if family == "batch" else AFFINE_FLOPS_EACH * len(parts)
+    if extra:
+        why += f", + {extra} affine"
+    return per_element(node, base + extra, why, parts)
+
+
+@formula("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm")
+def batch_norm(node: LayerNode) -> Cost:
+    """BatchNorm: weight and bias = num_features when affine; 2 FLOPs per element."""
+    h = node.hparams
+    affine = h.get("affine", True)
+    return _norm(node, "batch", (h["num_features"],), affine, affine)
+
+
+@formula("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
+def instance_norm(node: LayerNode) -> Cost:
+    """InstanceNorm (affine off by default): per-instance statistics, 5 FLOPs + affine."""
+    h = node.hparams
+    affine = h.get("affine", False)
+    return _norm(node, "stats", (h["num_features"],), affine, affine)
+
+
+@formula("GroupNorm")
+def group_norm(node: LayerNode) -> Cost:
+    """GroupNorm: weight and bias = num_channels when affine; 5 FLOPs + affine."""
+    h = node.hparams
+    affine = h.get("affine", True)
+    return _norm(node, "stats", (h["num_channels"],), affine, affine)
+
+
+@formula("LayerNorm")
+def layer_norm(node: LayerNode) -> Cost:
+    """LayerNorm: weight (and bias unless bias=False) = prod(normalized_shape)."""
+    h = node.hparams
+    affine = h.get("elementwise_affine", True)
+    shape = _shape(h["normalized_shape"])
+    return _norm(node, "stats", shape, affine, affine and h.get("bias", True))
+
+
+@formula("RMSNorm")
+def rms_norm(node: LayerNode) -> Cost:
+    """RMSNorm: weight = prod(normalized_shape) when elementwise_affine; 3 FLOPs + affine."""
+    h = node.hparams
+    return _norm(node, "rms", _shape(h["normalized_shape"]), h.get("elementwise_affine", True), False)
+
+
+def _shape(value) -> tuple[int, ...]:
+    return (value,) if isinstance(value, int) else tuple(value)

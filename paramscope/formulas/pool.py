@@ -1,0 +1,88 @@
+"""Pooling: no parameters, no MACs.
+
+MaxPool:  prod(kernel) - 1 comparisons per output element.
+AvgPool:  prod(kernel) per output element (prod(kernel) - 1 adds and one divide).
+Adaptive: the same per cell, with each cell's *exact* region: along a dimension
+          In -> Out, cell i covers [floor(i·In/Out), ceil((i+1)·In/Out)); regions are
+          separable, so the total window size is prod over dims of Σ region lengths.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from math import prod
+
+from paramscope.graph import LayerNode
+from paramscope.formulas._expr import (dims, ntuple, num, shape_note, sliding_out_len, times,
+                                       rank)
+from paramscope.formulas.registry import Cost, Term, formula
+
+FIXED = tuple(f"{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
+ADAPTIVE = tuple(f"Adaptive{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
+AXES = {1: "L", 2: "HW", 3: "DHW"}
+
+
+def pool_out_spatial(in_spatial, kernel, stride, padding, dilation, ceil_mode) -> tuple[int, ...]:
+    """Output spatial size of a max / avg pool (torch's rule, ``ceil_mode`` included)."""
+    return tuple(sliding_out_len(i, k, s, p, d, ceil_mode)
+                 for i, k, s, p, d in zip(in_spatial, kernel, stride, padding, dilation))
+
+
+def adaptive_regions(size_in: int, size_out: int) -> list[int]:
+    """Length of each output cell's input region along one dimension."""
+    return [-(-(i + 1) * size_in // size_out) - i * size_in // size_out for i in range(size_out)]
+
+
+def _pool_cost(node: LayerNode, window_expr: str, window: int, notes: list[str],
+               terms: list[Term]) -> Cost:
+    """Max: window - 1 comparisons per output cell; avg: window ops per cell."""
+    out = node.out_shape
+    if "Max" in node.kind:
+        flops = window - prod(out)
+        expr = window_expr + " - " + dims(out)
+    else:
+        flops, expr = window, window_expr
+    terms += [Term("macs", "0", 0), Term("flops", expr, flops)]
+    return Cost(node.kind, {}, 0, flops, tuple(terms), "ok", "; ".join(n for n in notes if n))
+
+
+@formula(*FIXED)
+def pool(node: LayerNode) -> Cost:
+    """MaxPool / AvgPool 1d-3d with kernel, stride (None = kernel), padding, dilation, ceil_mode."""
+    h, n = node.hparams, rank(node.kind)
+    kernel = ntuple(h["kernel_size"], n)
+    stride = ntuple(h.get("stride") or kernel, n)
+    padding, dilation = ntuple(h.get("padding", 0), n), ntuple(h.get("dilation", 1), n)
+    x, out = node.in_shape, node.out_shape
+    expected = pool_out_spatial(x[-n:], kernel, stride, padding, dilation, h.get("ceil_mode", False))
+    check = shape_note((*x[:-n], *expected), out)
+    k = prod(kernel)
+    if "Max" in node.kind:
+        flops = (k - 1) * prod(out)
+        expr = times(f"({dims(kernel)} - 1)", dims(out))
+        why = f"{node.kind}: {num(k - 1)} comparisons per output element"
+    else:
+        flops, expr = k * prod(out), times(dims(kernel), dims(out))
+        why = f"{node.kind}: {num(k)} FLOPs per output element ({num(k - 1)} adds, 1 divide)"
+    terms = (Term("macs", "0", 0), Term("flops", expr, flops))
+    return Cost(node.kind, {}, 0, flops, terms, "ok", "; ".join(s for s in (why, check) if s))
+
+
+@formula(*ADAPTIVE)
+def adaptive_pool(node: LayerNode) -> Cost:
+    """Adaptive max / avg pool with exact per-cell regions."""
+    n = rank(node.kind)
+    x, out = node.in_shape, node.out_shape
+    terms, sums = [], []
+    for axis, size_in, size_out in zip(AXES[n], x[-n:], out[-n:]):
+        lengths = Counter(adaptive_regions(size_in, size_out))
+        expr = " + ".join(num(length) if count == 1 else f"{num(count)}×{num(length)}"
+                          for length, count in sorted(lengths.items()))
+        sums.append(sum(length * count for length, count in lengths.items()))
+        terms.append(Term(f"window_{axis}", expr, sums[-1]))
+    lead = out[:-n]
+    window = prod(lead) * prod(sums)
+    check = shape_note(x[:-n], lead)
+    why = ("Σ region lengths per axis; max: window - cells comparisons" if "Max" in node.kind
+           else "Σ region lengths per axis; avg: one FLOP per window element")
+    return _pool_cost(node, times(dims(lead), dims(sums)), window, [why, check], terms)

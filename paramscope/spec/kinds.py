@@ -1,0 +1,289 @@
+"""Leaf layer kinds of the spec language, one registered function each.
+
+A kind function receives validated arguments and the incoming shape (batch
+first) and returns a :class:`Leaf`: the torch.nn class and constructor
+arguments, normalised hyper-parameters (as in :mod:`paramscope.graph`), the
+output shape and the parameter / buffer shapes torch will allocate.  Argument
+names are torch.nn's own; defaults follow torch.nn.  Pure Python, no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any, Callable
+
+from paramscope.errors import SpecError
+from paramscope.graph import Shape
+from paramscope.spec import fields as F
+from paramscope.spec.fields import Field
+
+
+@dataclass
+class Leaf:
+    torch_kind: str
+    args: dict[str, Any]  # constructor keyword arguments
+    hparams: dict[str, Any]
+    out_shape: Shape
+    params: dict[str, Shape] = field(default_factory=dict)
+    buffers: dict[str, Shape] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    fields: dict[str, Field]
+    infer: Callable[[dict, Shape], Leaf]
+    doc: str
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def kind(name: str, doc: str, **fields: Field):
+    """Register a spec layer kind with its fields."""
+
+    def register(fn: Callable[[dict, Shape], Leaf]):
+        if name in KINDS:
+            raise ValueError(f"spec kind {name!r} registered twice")
+        KINDS[name] = Kind(name, fields, fn, doc)
+        return fn
+
+    return register
+
+
+def _fmt(shape: Shape) -> str:
+    return "×".join(str(d) for d in shape[1:]) if len(shape) > 1 else str(list(shape))
+
+
+def _image(shape: Shape, what: str) -> tuple[int, int, int, int]:
+    if len(shape) != 4:
+        raise SpecError(f"{what} expects a C×H×W input, got {_fmt(shape)} "
+                        "(after flatten or linear the input has no spatial size)")
+    return shape  # type: ignore[return-value]
+
+
+def _channels(args: dict, key: str, actual: int) -> int:
+    given = args.get(key)
+    if given is not None and given != actual:
+        raise SpecError(f"{key} is {given} but the incoming tensor has {actual} channels/features")
+    return actual
+
+
+def _spatial(size: int, k: int, s: int, p: int, d: int, axis: str, ceil_mode: bool = False) -> int:
+    span = d * (k - 1) + 1
+    if ceil_mode:
+        out = -(-(size + 2 * p - span) // s) + 1
+        if (out - 1) * s >= size + p:
+            out -= 1
+    else:
+        out = (size + 2 * p - span) // s + 1
+    if out <= 0:
+        raise SpecError(f"spatial size reaches 0: {axis} {size} with kernel {k}"
+                        f"{f' dilation {d}' if d > 1 else ''}, padding {p}, stride {s} "
+                        "leaves nothing (the input is too small for this layer)")
+    return out
+
+
+_CONV = dict(
+    in_channels=Field(F.optional(F.positive), None, F.INT, "inferred from the input"),
+    out_channels=Field(F.positive, schema=F.INT),
+    kernel_size=Field(F.pair(F.positive), schema=F.PAIR),
+    stride=Field(F.pair(F.positive), 1, F.PAIR),
+    padding=Field(F.padding, 0, {"oneOf": [F.PAIR, {"enum": ["same", "valid"]}]}),
+    dilation=Field(F.pair(F.positive), 1, F.PAIR),
+    groups=Field(F.positive, 1, F.INT),
+    bias=Field(F.boolean, True, F.BOOL),
+    padding_mode=Field(F.choice("zeros", "reflect", "replicate", "circular"), "zeros",
+                       {"enum": ["zeros", "reflect", "replicate", "circular"]}),
+)
+
+
+@kind("conv", "nn.Conv2d", **_CONV)
+def conv(a: dict, shape: Shape) -> Leaf:
+    n, c, h, w = _image(shape, "conv")
+    cin = _channels(a, "in_channels", c)
+    cout, groups = a["out_channels"], a["groups"]
+    if cin % groups or cout % groups:
+        raise SpecError(f"groups={groups} must divide in_channels ({cin}) and out_channels ({cout})")
+    (kh, kw), (sh, sw), (dh, dw) = a["kernel_size"], a["stride"], a["dilation"]
+    pad = a["padding"]
+    if pad == "same":
+        if (sh, sw) != (1, 1):
+            raise SpecError("padding 'same' is not supported for strided convolutions (torch.nn)")
+        oh, ow = h, w
+    else:
+        ph, pw = (0, 0) if pad == "valid" else pad
+        oh = _spatial(h, kh, sh, ph, dh, "height")
+        ow = _spatial(w, kw, sw, pw, dw, "width")
+    args = dict(in_channels=cin, out_channels=cout, kernel_size=(kh, kw), stride=(sh, sw),
+                padding=pad, dilation=(dh, dw), groups=groups, bias=a["bias"],
+                padding_mode=a["padding_mode"])
+    params = {"weight": (cout, cin // groups, kh, kw)}
+    if a["bias"]:
+        params["bias"] = (cout,)
+    return Leaf("Conv2d", args, dict(args), (n, cout, oh, ow), params)
+
+
+_NORM = dict(
+    eps=Field(F.positive_number, 1e-5, F.NUM),
+    momentum=Field(F.optional(F.number), 0.1, F.NUM),
+    affine=Field(F.boolean, True, F.BOOL),
+    track_running_stats=Field(F.boolean, True, F.BOOL),
+)
+
+
+@kind("bn", "nn.BatchNorm2d (BatchNorm1d after flatten/linear)",
+      num_features=Field(F.optional(F.positive), None, F.INT, "inferred"), **_NORM)
+def bn(a: dict, shape: Shape) -> Leaf:
+    if len(shape) not in (2, 3, 4):
+        raise SpecError(f"bn expects a C×H×W or feature input, got {_fmt(shape)}")
+    c = _channels(a, "num_features", shape[1])
+    torch_kind = "BatchNorm2d" if len(shape) == 4 else "BatchNorm1d"
+    args = dict(num_features=c, eps=a["eps"], momentum=a["momentum"], affine=a["affine"],
+                track_running_stats=a["track_running_stats"])
+    params = {"weight": (c,), "bias": (c,)} if a["affine"] else {}
+    buffers = ({"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
+               if a["track_running_stats"] else {})
+    return Leaf(torch_kind, args, dict(args), shape, params, buffers)
+
+
+@kind("groupnorm", "nn.GroupNorm", num_groups=Field(F.positive, schema=F.INT),
+      num_channels=Field(F.optional(F.positive), None, F.INT, "inferred"),
+      eps=Field(F.positive_number, 1e-5, F.NUM), affine=Field(F.boolean, True, F.BOOL))
+def groupnorm(a: dict, shape: Shape) -> Leaf:
+    if len(shape) < 2:
+        raise SpecError(f"groupnorm expects a channel dimension, got {_fmt(shape)}")
+    c = _channels(a, "num_channels", shape[1])
+    if c % a["num_groups"]:
+        raise SpecError(f"num_groups={a['num_groups']} must divide the {c} channels")
+    args = dict(num_groups=a["num_groups"], num_channels=c, eps=a["eps"], affine=a["affine"])
+    params = {"weight": (c,), "bias": (c,)} if a["affine"] else {}
+    return Leaf("GroupNorm", args, dict(args), shape, params)
+
+
+@kind("layernorm", "nn.LayerNorm over the trailing dimensions (default: the last one)",
+      normalized_shape=Field(F.optional(F.int_list), None, {"oneOf": [F.INT, {"type": "array"}]}),
+      eps=Field(F.positive_number, 1e-5, F.NUM),
+      elementwise_affine=Field(F.boolean, True, F.BOOL), bias=Field(F.boolean, True, F.BOOL))
+def layernorm(a: dict, shape: Shape) -> Leaf:
+    norm = a["normalized_shape"] or (shape[-1],)
+    if len(norm) >= len(shape) or tuple(shape[-len(norm):]) != norm:
+        raise SpecError(f"normalized_shape {list(norm)} does not match the trailing "
+                        f"dimensions of the input {_fmt(shape)}")
+    args = dict(normalized_shape=norm, eps=a["eps"], elementwise_affine=a["elementwise_affine"],
+                bias=a["bias"])
+    params = {}
+    if a["elementwise_affine"]:
+        params["weight"] = norm
+        if a["bias"]:
+            params["bias"] = norm
+    return Leaf("LayerNorm", args, dict(args), shape, params)
+
+
+def _activation(name: str, torch_kind: str, **extra: Field) -> None:
+    def infer(a: dict, shape: Shape) -> Leaf:
+        return Leaf(torch_kind, dict(a), dict(a), shape)
+
+    kind(name, f"nn.{torch_kind}", **extra)(infer)
+
+
+_INPLACE = Field(F.boolean, False, F.BOOL)
+_activation("relu", "ReLU", inplace=_INPLACE)
+_activation("relu6", "ReLU6", inplace=_INPLACE)
+_activation("leaky_relu", "LeakyReLU", negative_slope=Field(F.number, 0.01, F.NUM), inplace=_INPLACE)
+_activation("elu", "ELU", alpha=Field(F.number, 1.0, F.NUM), inplace=_INPLACE)
+_activation("silu", "SiLU", inplace=_INPLACE)
+_activation("gelu", "GELU", approximate=Field(F.choice("none", "tanh"), "none", {"enum": ["none", "tanh"]}))
+_activation("hardswish", "Hardswish", inplace=_INPLACE)
+_activation("hardsigmoid", "Hardsigmoid", inplace=_INPLACE)
+_activation("sigmoid", "Sigmoid")
+_activation("tanh", "Tanh")
+_activation("mish", "Mish", inplace=_INPLACE)
+_activation("softmax", "Softmax", dim=Field(F.integer, 1, F.INT))
+_activation("identity", "Identity")
+
+
+def _dropout(name: str, torch_kind: str) -> None:
+    _activation(name, torch_kind, p=Field(F.probability, 0.5, F.NUM), inplace=_INPLACE)
+
+
+_dropout("dropout", "Dropout")
+_dropout("dropout2d", "Dropout2d")
+
+
+def _pool_window(a: dict, shape: Shape, what: str, dilation=(1, 1)) -> tuple[Shape, tuple, tuple, tuple]:
+    n, c, h, w = _image(shape, what)
+    k = a["kernel_size"]
+    s = a["stride"] or k
+    p = a["padding"]
+    for ki, pi in zip(k, p):
+        if pi > ki // 2:
+            raise SpecError(f"padding {list(p)} must be at most half the kernel size {list(k)} (torch.nn)")
+    oh = _spatial(h, k[0], s[0], p[0], dilation[0], "height", a["ceil_mode"])
+    ow = _spatial(w, k[1], s[1], p[1], dilation[1], "width", a["ceil_mode"])
+    return (n, c, oh, ow), k, s, p
+
+
+_POOL = dict(
+    kernel_size=Field(F.pair(F.positive), schema=F.PAIR),
+    stride=Field(F.optional(F.pair(F.positive)), None, F.PAIR, "defaults to kernel_size"),
+    padding=Field(F.pair(F.non_negative), 0, F.PAIR),
+    ceil_mode=Field(F.boolean, False, F.BOOL),
+)
+
+
+@kind("maxpool", "nn.MaxPool2d", dilation=Field(F.pair(F.positive), 1, F.PAIR), **_POOL)
+def maxpool(a: dict, shape: Shape) -> Leaf:
+    out, k, s, p = _pool_window(a, shape, "maxpool", a["dilation"])
+    args = dict(kernel_size=k, stride=s, padding=p, dilation=a["dilation"], ceil_mode=a["ceil_mode"])
+    return Leaf("MaxPool2d", args, dict(args), out)
+
+
+@kind("avgpool", "nn.AvgPool2d", count_include_pad=Field(F.boolean, True, F.BOOL), **_POOL)
+def avgpool(a: dict, shape: Shape) -> Leaf:
+    out, k, s, p = _pool_window(a, shape, "avgpool")
+    args = dict(kernel_size=k, stride=s, padding=p, ceil_mode=a["ceil_mode"],
+                count_include_pad=a["count_include_pad"])
+    return Leaf("AvgPool2d", args, dict(args), out)
+
+
+def _adaptive(name: str, torch_kind: str) -> None:
+    def infer(a: dict, shape: Shape) -> Leaf:
+        n, c, h, w = _image(shape, name)
+        oh, ow = a["output_size"]
+        args = dict(output_size=(oh, ow))
+        return Leaf(torch_kind, args, dict(args), (n, c, oh, ow))
+
+    kind(name, f"nn.{torch_kind}", output_size=Field(F.pair(F.positive), 1, F.PAIR))(infer)
+
+
+_adaptive("adaptive_avgpool", "AdaptiveAvgPool2d")
+_adaptive("adaptive_maxpool", "AdaptiveMaxPool2d")
+
+
+@kind("flatten", "nn.Flatten", start_dim=Field(F.integer, 1, F.INT), end_dim=Field(F.integer, -1, F.INT))
+def flatten(a: dict, shape: Shape) -> Leaf:
+    rank = len(shape)
+    start, end = a["start_dim"] % rank if -rank <= a["start_dim"] < rank else None, \
+        a["end_dim"] % rank if -rank <= a["end_dim"] < rank else None
+    if start is None or end is None or start > end:
+        raise SpecError(f"flatten dims start_dim={a['start_dim']}, end_dim={a['end_dim']} "
+                        f"do not fit a {rank}-d input (batch included)")
+    out = shape[:start] + (prod(shape[start:end + 1]),) + shape[end + 1:]
+    args = dict(start_dim=a["start_dim"], end_dim=a["end_dim"])
+    return Leaf("Flatten", args, dict(args), out)
+
+
+@kind("linear", "nn.Linear over the last dimension",
+      in_features=Field(F.optional(F.positive), None, F.INT, "inferred"),
+      out_features=Field(F.positive, schema=F.INT), bias=Field(F.boolean, True, F.BOOL))
+def linear(a: dict, shape: Shape) -> Leaf:
+    if len(shape) < 2:
+        raise SpecError(f"linear expects features, got {_fmt(shape)}")
+    fin = _channels(a, "in_features", shape[-1])
+    args = dict(in_features=fin, out_features=a["out_features"], bias=a["bias"])
+    params = {"weight": (a["out_features"], fin)}
+    if a["bias"]:
+        params["bias"] = (a["out_features"],)
+    return Leaf("Linear", args, dict(args), shape[:-1] + (a["out_features"],), params)
