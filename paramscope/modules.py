@@ -17,10 +17,10 @@ class Chain(nn.Module):
         super().__init__()
         for name, module in children.items():
             self.add_module(name, module)
-        self.order = list(order)
+        self._ps_order = list(order)
 
     def forward(self, x: Tensor) -> Tensor:
-        for name in self.order:
+        for name in self._ps_order:
             x = self._modules[name](x)
         return x
 
@@ -33,19 +33,19 @@ class Residual(nn.Module):
         super().__init__()
         for name, module in children.items():
             self.add_module(name, module)
-        self.body = list(body)
-        self.shortcut = shortcut
-        self.activation = activation
+        self._ps_body = list(body)
+        self._ps_shortcut = shortcut
+        self._ps_activation = activation
 
     def forward(self, x: Tensor) -> Tensor:
         out = x
-        for name in self.body:
+        for name in self._ps_body:
             out = self._modules[name](out)
-        identity = self._modules[self.shortcut](x) if self.shortcut else x
+        identity = self._modules[self._ps_shortcut](x) if self._ps_shortcut else x
         out = out + identity
-        if self.activation:
-            out = self._modules[self.activation](out)
+        if self._ps_activation:
+            out = self._modules[self._ps_activation](out)
         return out
 
     def extra_repr(self) -> str:
-        return f"shortcut={self.shortcut or 'identity'}, activation={self.activation}"
+        return f"shortcut={self._ps_shortcut or 'identity'}, activation={self._ps_activation}"

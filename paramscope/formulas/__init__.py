@@ -1,5 +1,9 @@
-"""Analytic formulas, one per layer kind (see :mod:`.registry`)."""
+"""Analytic formulas, one per layer kind (see :mod:`.registry`).
+
+Importing this package registers every formula module.  No torch import here.
+"""
 
 from paramscope.formulas.registry import Cost, Term, cost_of, formula, registered_kinds
+from paramscope.formulas import activation, conv, elementwise, linear, norm, pool, shape_ops  # noqa: F401  (registers)
 
 __all__ = ["Cost", "Term", "cost_of", "formula", "registered_kinds"]

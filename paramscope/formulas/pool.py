@@ -33,19 +33,6 @@ def adaptive_regions(size_in: int, size_out: int) -> list[int]:
     return [-(-(i + 1) * size_in // size_out) - i * size_in // size_out for i in range(size_out)]
 
 
-def _pool_cost(node: LayerNode, window_expr: str, window: int, notes: list[str],
-               terms: list[Term]) -> Cost:
-    """Max: window - 1 comparisons per output cell; avg: window ops per cell."""
-    out = node.out_shape
-    if "Max" in node.kind:
-        flops = window - prod(out)
-        expr = window_expr + " - " + dims(out)
-    else:
-        flops, expr = window, window_expr
-    terms += [Term("macs", "0", 0), Term("flops", expr, flops)]
-    return Cost(node.kind, {}, 0, flops, tuple(terms), "ok", "; ".join(n for n in notes if n))
-
-
 @formula(*FIXED)
 def pool(node: LayerNode) -> Cost:
     """MaxPool / AvgPool 1d-3d with kernel, stride (None = kernel), padding, dilation, ceil_mode."""
@@ -83,6 +70,12 @@ def adaptive_pool(node: LayerNode) -> Cost:
     lead = out[:-n]
     window = prod(lead) * prod(sums)
     check = shape_note(x[:-n], lead)
-    why = ("Σ region lengths per axis; max: window - cells comparisons" if "Max" in node.kind
-           else "Σ region lengths per axis; avg: one FLOP per window element")
-    return _pool_cost(node, times(dims(lead), dims(sums)), window, [why, check], terms)
+    expr = times(dims(lead), dims(sums))
+    if "Max" in node.kind:
+        flops, expr = window - prod(out), f"{expr} - {dims(out)}"
+        why = f"{node.kind}: region size - 1 comparisons per output cell"
+    else:
+        flops = window
+        why = f"{node.kind}: region size FLOPs per output cell (adds, 1 divide)"
+    terms += [Term("macs", "0", 0), Term("flops", expr, flops)]
+    return Cost(node.kind, {}, 0, flops, tuple(terms), "ok", "; ".join(s for s in (why, check) if s))

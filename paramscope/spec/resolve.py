@@ -9,6 +9,7 @@ the formulas.  Every error names the file, line and layer path.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -24,6 +25,36 @@ MAX_TEMPLATE_DEPTH = 32
 STRUCTURAL = ("sequential", "residual", "repeat", "use")
 ITEM_KEYS = ("name", "when")
 ALL_KINDS = tuple(KINDS) + STRUCTURAL
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+# attributes of torch.nn.Module (torch 2.x) a child module may not shadow
+RESERVED_NAMES = frozenset({
+    'T_destination', '__annotations__', '__call__', '__class__', '__delattr__', '__dict__',
+    '__dir__', '__doc__', '__eq__', '__format__', '__ge__', '__getattr__', '__getattribute__',
+    '__getstate__', '__gt__', '__hash__', '__init__', '__init_subclass__', '__le__', '__lt__',
+    '__module__', '__ne__', '__new__', '__reduce__', '__reduce_ex__', '__repr__', '__setattr__',
+    '__setstate__', '__sizeof__', '__str__', '__subclasshook__', '__weakref__', '_apply',
+    '_backward_hooks', '_backward_pre_hooks', '_buffers', '_call_impl', '_compiled_call_impl',
+    '_forward_hooks', '_forward_hooks_always_called', '_forward_hooks_with_kwargs',
+    '_forward_pre_hooks', '_forward_pre_hooks_with_kwargs', '_get_backward_hooks',
+    '_get_backward_pre_hooks', '_get_name', '_is_full_backward_hook', '_load_from_state_dict',
+    '_load_state_dict_post_hooks', '_load_state_dict_pre_hooks',
+    '_maybe_warn_non_full_backward_hook', '_modules', '_named_members',
+    '_non_persistent_buffers_set', '_parameters', '_register_load_state_dict_pre_hook',
+    '_register_state_dict_hook', '_replicate_for_data_parallel', '_save_to_state_dict',
+    '_slow_forward', '_state_dict_hooks', '_state_dict_pre_hooks', '_version',
+    '_wrapped_call_impl', 'add_module', 'apply', 'bfloat16', 'buffers',
+    'call_super_init', 'children', 'compile', 'cpu', 'cuda', 'double', 'dump_patches', 'eval',
+    'extra_repr', 'float', 'forward', 'get_buffer', 'get_extra_state', 'get_parameter',
+    'get_submodule', 'half', 'ipu', 'load_state_dict', 'modules', 'mtia', 'named_buffers',
+    'named_children', 'named_modules', 'named_parameters', 'parameters',
+    'register_backward_hook', 'register_buffer', 'register_forward_hook',
+    'register_forward_pre_hook', 'register_full_backward_hook',
+    'register_full_backward_pre_hook', 'register_load_state_dict_post_hook',
+    'register_load_state_dict_pre_hook', 'register_module', 'register_parameter',
+    'register_state_dict_post_hook', 'register_state_dict_pre_hook', 'requires_grad_',
+    'set_extra_state', 'set_submodule', 'share_memory', 'state_dict', 'to',
+    'to_empty', 'train', 'training', 'type', 'xpu', 'zero_grad'
+})
 
 
 @dataclass
@@ -86,6 +117,15 @@ def _eval(value: Any, scope: dict[str, Any]) -> Any:
     if isinstance(value, dict):
         return {k: _eval(v, scope) for k, v in value.items()}
     return substitute(value, scope) if has_expression(value) else value
+
+
+def _check_name(name: Any) -> str:
+    text = str(name) if isinstance(name, (str, int)) and not isinstance(name, bool) else None
+    if text is None or not _NAME.match(text):
+        raise SpecError(f"name must be letters, digits, '_' or '-' (no dots), got {name!r}")
+    if text in RESERVED_NAMES:
+        raise SpecError(f"name {text!r} is an attribute of torch.nn.Module; choose another")
+    return text
 
 
 def _shape_text(shape: Shape) -> str:
@@ -218,10 +258,7 @@ class Resolver:
                 return shape
             if name is not None:
                 name = _eval(name, scope)
-                if not isinstance(name, (str, int)) or isinstance(name, bool) or not str(name) \
-                        or "." in str(name):
-                    raise SpecError(f"name must be a non-empty string without dots, got {name!r}")
-                name = str(name)
+                name = _check_name(name)
             name = name_override or name
             here = Where(where.file, f"{where.path}.{kind}", where.line)
             if kind == "sequential":
@@ -412,7 +449,7 @@ class Resolver:
         if name is None:
             return self._items(value.get("layers"), where.at(value, "layers", ".layers"), scope,
                                shape, inner)
-        module = self._container("chain", "sequential", str(name), where, shape, inner)
+        module = self._container("chain", "sequential", _check_name(name), where, shape, inner)
         if default_name is None:  # a named body is called like any body item
             pass
         else:
