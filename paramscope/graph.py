@@ -23,6 +23,11 @@ class ParamInfo:
 
     shape: Shape
     trainable: bool = True
+    #: element type name (``"float32"``); traced graphs fill it, specs keep the default.
+    dtype: str = "float32"
+    #: ``"<module>.<param>"`` of the first owner when this very tensor is shared
+    #: (tied weights); ``""`` when this module is the first (or only) owner.
+    tied_to: str = ""
 
     @property
     def numel(self) -> int:
@@ -69,6 +74,11 @@ class LayerNode:
     buffers: Mapping[str, ParamInfo] = field(default_factory=dict)
     call_index: int = 0
     dtype: str = "float32"
+    #: True for an op recorded from a function call (``F.relu``, ``x + y``) rather
+    #: than a module call; its ``name`` is the innermost running module's.
+    functional: bool = False
+    #: the module's ``training`` flag at trace time (BatchNorm counts differ by mode).
+    training: bool = False
 
     @property
     def in_shape(self) -> Shape:
@@ -89,7 +99,7 @@ class LayerNode:
 
     @property
     def is_functional(self) -> bool:
-        return self.kind in FUNCTIONAL_KINDS
+        return self.functional or self.kind in FUNCTIONAL_KINDS
 
 
 #: kinds that are functional ops (no module of their own), named after the owning module.
@@ -108,6 +118,11 @@ class Graph:
     #: registration order, with the parameter count each owns directly. Lets
     #: renderers group by depth and name containers that own parameters.
     modules: dict[str, str] = field(default_factory=dict)  # name -> kind/class name
+    #: functional ops seen during a trace that no formula kind covers and that are
+    #: not pure shape ops (``"torch.sub"`` -> count): listed, never silently dropped.
+    unrecorded_ops: dict[str, int] = field(default_factory=dict)
+    #: parameters owned directly by non-leaf modules (e.g. a class token), by module name.
+    container_params: dict[str, dict[str, ParamInfo]] = field(default_factory=dict)
 
     def __iter__(self):
         return iter(self.nodes)

@@ -4,7 +4,8 @@ MaxPool:  prod(kernel) - 1 comparisons per output element.
 AvgPool:  prod(kernel) per output element (prod(kernel) - 1 adds and one divide).
 Adaptive: the same per cell, with each cell's *exact* region: along a dimension
           In -> Out, cell i covers [floor(i·In/Out), ceil((i+1)·In/Out)); regions are
-          separable, so the total window size is prod over dims of Σ region lengths.
+          separable, so the total window size is prod over dims of Σ region lengths
+          (Term ``window_H = 3×3 + 2×4``: three regions of length 3, two of length 4).
 """
 
 from __future__ import annotations
@@ -77,5 +78,6 @@ def adaptive_pool(node: LayerNode) -> Cost:
     else:
         flops = window
         why = f"{node.kind}: region size FLOPs per output cell (adds, 1 divide)"
+    why += "; window_<axis> = Σ region lengths as count×length"
     terms += [Term("macs", "0", 0), Term("flops", expr, flops)]
     return Cost(node.kind, {}, 0, flops, tuple(terms), "ok", "; ".join(s for s in (why, check) if s))

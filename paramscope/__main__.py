@@ -1,0 +1,3 @@
+from paramscope.cli.main import main
+
+main()

@@ -1,0 +1,68 @@
+"""Commands that read specs without torch: list, show, schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from paramscope.cli.main import app
+from paramscope.cli.options import BatchOpt, InputOpt, SetOpt, TargetArg, parse_input, parse_sets
+from paramscope.errors import ParamscopeError
+
+
+@app.command("list")
+def list_configs(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """List the built-in configs: name, description, input."""
+    from paramscope.cli.options import parse_choice
+    from paramscope.spec.document import parse_file
+    from paramscope.spec.library import builtin_files, resolve_import
+
+    parse_choice("--format", fmt, ("table", "json"))
+    rows = []
+    for name, path in builtin_files().items():
+        doc = parse_file(str(path), resolve_import)
+        if doc.is_library:
+            continue
+        shape = doc.data.get("input", [])
+        rows.append({"name": name, "description": doc.description,
+                     "input": "×".join(str(d) for d in shape)})
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    from paramscope.render.console import make_console, simple_table
+
+    table = simple_table(("name", "input", "description"))
+    for row in rows:
+        table.add_row(row["name"], row["input"], row["description"])
+    make_console().print(table)
+
+
+@app.command()
+def show(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None) -> None:
+    """Print the fully resolved spec: templates expanded, parameters substituted, module names shown."""
+    from paramscope.api import resolve_spec
+    from paramscope.spec.emit import emit
+    from paramscope.targets import parse_target
+
+    t = parse_target(target)
+    if t.kind != "spec":
+        raise ParamscopeError(f"show works on YAML specs; {target} is a Python factory "
+                              "(use 'paramscope summary' for it)")
+    overrides = parse_sets(set)
+    resolved = resolve_spec(t, overrides)
+    shape = parse_input(input, resolved.input_shape, batch)
+    if shape != resolved.input_shape:
+        resolved = resolve_spec(t, overrides, shape)
+    typer.echo(emit(resolved), nl=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec format (for editor validation)."""
+    from paramscope.spec.schema import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))

@@ -1,0 +1,99 @@
+"""Write a resolved module tree back as a plain spec: ``paramscope show``.
+
+Templates are expanded, parameters substituted and every module named; each
+line carries the qualified module name and output shape as a comment.  The
+output is itself a valid spec that resolves to the same graph.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from paramscope.spec.kinds import KINDS
+from paramscope.spec.resolve import Module, Resolved
+
+_INFERRED = {"in_channels", "in_features", "num_features", "num_channels"}
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (tuple, list)):
+        if len(value) == 2 and value[0] == value[1]:
+            return _scalar(value[0])
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    if isinstance(value, str):
+        plain = value.replace("_", "").replace("-", "").isalnum() and not value.isdigit() \
+            and value not in ("true", "false", "null", "yes", "no", "on", "off")
+        return value if plain else json.dumps(value)
+    return repr(value)
+
+
+def _leaf_args(module: Module) -> str:
+    kind = KINDS[module.spec_kind]
+    parts = [f"name: {_scalar(module.name)}"]
+    for key, value in module.leaf.args.items():
+        if key in _INFERRED or key not in kind.fields:
+            continue
+        default = kind.fields[key].default
+        try:
+            normal_default = kind.fields[key].convert(default) if default is not None else None
+        except Exception:  # a required field has no default
+            normal_default = object()
+        if value != normal_default:
+            parts.append(f"{key}: {_scalar(value)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _shape(shape) -> str:
+    return "×".join(str(d) for d in shape[1:])
+
+
+def _emit(module: Module, indent: str, lines: list[str], seen: set[str]) -> None:
+    where = f"  # {module.qualname} -> {_shape(module.out_shape)}"
+    if module.kind == "leaf":
+        lines.append(f"{indent}- {module.spec_kind}: {_leaf_args(module)}{where}")
+        return
+    if module.kind == "chain":
+        lines.append(f"{indent}- sequential:{where}")
+        lines.append(f"{indent}    name: {_scalar(module.name)}")
+        lines.append(f"{indent}    layers:")
+        for name in module.order:
+            _emit(module.children[name], indent + "      ", lines, seen)
+        return
+    lines.append(f"{indent}- residual:{where}")
+    lines.append(f"{indent}    name: {_scalar(module.name)}")
+    lines.append(f"{indent}    body:")
+    for name in module.order:
+        _emit(module.children[name], indent + "      ", lines, seen)
+    if module.shortcut:
+        short = module.children[module.shortcut]
+        lines.append(f"{indent}    shortcut:  # {short.qualname} -> {_shape(short.out_shape)}")
+        lines.append(f"{indent}      name: {_scalar(short.name)}")
+        lines.append(f"{indent}      layers:")
+        for name in short.order:
+            _emit(short.children[name], indent + "        ", lines, seen)
+    if module.activation:
+        act = module.children[module.activation]
+        lines.append(f"{indent}    activation: {{{act.spec_kind}: {_leaf_args(act)}}}")
+
+
+def emit(resolved: Resolved) -> str:
+    """The resolved spec as YAML text."""
+    params = ", ".join(f"{k}={_scalar(v)}" for k, v in resolved.params.items())
+    lines = [
+        f"# {resolved.name}: resolved from {resolved.file}",
+        f"# parameters: {params or 'none'}",
+        f"name: {_scalar(resolved.name)}",
+        f"description: {json.dumps(resolved.description)}",
+        f"input: [{', '.join(str(d) for d in resolved.input_shape[1:])}]"
+        f"  # batch {resolved.input_shape[0]}",
+        "layers:",
+    ]
+    seen: set[str] = set()
+    for name in resolved.root.order:
+        _emit(resolved.root.children[name], "  ", lines, seen)
+    return "\n".join(lines) + "\n"
