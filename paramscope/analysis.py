@@ -1,0 +1,131 @@
+"""``analyze``: a target or a model in, a Report out.  Returns data, never prints.
+
+YAML targets are analysed from their spec with pure-Python shape inference (no
+torch unless a measurer runs); factories and nn.Modules through one forward
+pass on the meta device.  Measurers run on meta copies; the user's model is
+never modified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from paramscope.errors import ParamscopeError
+from paramscope.formulas import cost_of
+from paramscope.graph import Graph, Shape
+from paramscope.report import DTYPE_BYTES, LayerRow, Report, activation_bytes
+
+DEFAULT_MEASURERS = ("torchinfo", "fvcore", "flop_counter")
+DTYPES = tuple(DTYPE_BYTES)
+
+
+@dataclass
+class Subject:
+    """What is analysed: its graph, and how to get a meta-device model for the measurers."""
+
+    label: str
+    graph: Graph
+    meta_model: Callable[[], Any]  # builds (or clones) the model on the meta device
+    source: str  # "spec" | "module"
+    extra_params: int = 0
+    buffers: int = 0
+
+
+def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"torchinfo,fvcore"`` / ``["fvcore"]`` / ``"none"`` / ``"all"`` -> tool names, validated."""
+    from paramscope.errors import closest
+
+    if measure is None or measure == "none" or measure == ():
+        return ()
+    if measure == "all":
+        return DEFAULT_MEASURERS
+    names = [m.strip() for m in (measure.split(",") if isinstance(measure, str) else measure)]
+    for name in names:
+        if name not in DEFAULT_MEASURERS:
+            raise ParamscopeError(f"--measure: unknown tool {name!r}{closest(name, DEFAULT_MEASURERS)}; "
+                                  f"tools: {', '.join(DEFAULT_MEASURERS)}, all, none")
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def subject_for(target: Any, input_shape: Shape | None = None, batch: int | None = None,
+                overrides: dict[str, Any] | None = None, dtype: str = "float32") -> Subject:
+    """Resolve a target string or an nn.Module into a Subject (graph + meta model)."""
+    if dtype not in DTYPES:
+        raise ParamscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if isinstance(target, str):
+        from paramscope.targets import parse_target
+
+        t = parse_target(target)
+        if t.kind == "spec":
+            return _spec_subject(t, input_shape, batch, overrides or {}, dtype)
+        return _factory_subject(t, input_shape, batch, overrides or {}, dtype)
+    return _module_subject(target, type(target).__name__, input_shape, batch, dtype)
+
+
+def _with_batch(shape: Shape, batch: int | None) -> Shape:
+    return shape if batch is None else (batch, *shape[1:])
+
+
+def _spec_subject(t, input_shape, batch, overrides, dtype) -> Subject:
+    from paramscope.api import resolve_spec
+
+    resolved = resolve_spec(t, overrides)
+    shape = input_shape or _with_batch(resolved.input_shape, batch)
+    if shape != resolved.input_shape:
+        resolved = resolve_spec(t, overrides, shape)
+    resolved.graph.dtype = dtype
+
+    def meta_model():
+        from paramscope.builder import module_from_resolved
+        return module_from_resolved(resolved, device="meta")
+
+    buffers = sum(b.numel for n in resolved.graph if n.counts_params for b in n.buffers.values())
+    return Subject(resolved.name, resolved.graph, meta_model, "spec", buffers=buffers)
+
+
+def _factory_subject(t, input_shape, batch, overrides, dtype) -> Subject:
+    from paramscope.builder import call_factory
+    from paramscope.targets import load_factory
+
+    model = call_factory(load_factory(t), overrides, t.text, device="meta")
+    return _module_subject(model, t.text, input_shape, batch, dtype)
+
+
+def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
+    from paramscope.materialize import meta_clone
+    from paramscope.trace import trace
+
+    shape = _with_batch(input_shape or (1, 3, 224, 224), batch)
+    graph = trace(model, shape, dtype=dtype)
+    total_params = sum(p.numel() for p in model.parameters())
+    leaf_params = sum(i.numel for n in graph if n.counts_params for i in n.params.values())
+    buffers = sum(b.numel() for b in model.buffers())
+    return Subject(label, graph, lambda: meta_clone(model), "module",
+                   extra_params=total_params - leaf_params, buffers=buffers)
+
+
+def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None = None,
+            overrides: dict[str, Any] | None = None, measure: str | Iterable[str] | None = DEFAULT_MEASURERS,
+            dtype: str = "float32", fvcore_budget: int | None = None) -> Report:
+    """Analyse a built-in name, YAML path, ``module:callable`` factory or an nn.Module.
+
+    ``input_shape`` includes the batch (``(1, 3, 224, 224)``); ``measure`` names the
+    tools to run (``"none"`` for formulas only).  The model passed in is left untouched.
+    """
+    tools = parse_measure(measure)
+    subject = subject_for(target, input_shape, batch, overrides, dtype)
+    rows = [LayerRow(node, cost_of(node), activation_bytes(node, dtype)) for node in subject.graph]
+    report = Report(subject.label, subject.graph.input_shape, dtype, subject.source, rows,
+                    extra_params=subject.extra_params, buffers=subject.buffers,
+                    modules=dict(subject.graph.modules))
+    if subject.extra_params:
+        report.notes.append(f"{subject.extra_params:,} parameters belong to container modules "
+                            "(no leaf layer owns them); counted in the total")
+    for kind in report.unsupported:
+        report.notes.append(f"no formula for {kind}: its MACs/FLOPs are not in the totals")
+    if tools:
+        from paramscope.measure.run import run_measurers
+
+        run_measurers(report, subject, tools, fvcore_budget=fvcore_budget)
+    return report

@@ -1,0 +1,49 @@
+"""Number formatting: thousands separators, one unit suffix per column, MB like torchinfo."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+_UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+
+
+def commas(value: int | None) -> str:
+    return "--" if value is None else f"{value:,}"
+
+
+def pick_unit(values: Iterable[int | None]) -> tuple[int, str]:
+    """One divisor for a whole column, chosen from its largest value."""
+    biggest = max((abs(v) for v in values if v is not None), default=0)
+    for divisor, suffix in _UNITS:
+        if biggest >= divisor:
+            return divisor, suffix
+    return 1, ""
+
+
+def scaled(value: int | None, unit: tuple[int, str], digits: int = 2) -> str:
+    divisor, suffix = unit
+    if value is None:
+        return "--"
+    if divisor == 1:
+        return f"{value:,}"
+    return f"{value / divisor:,.{digits}f} {suffix}"
+
+
+def megabytes(nbytes: int) -> str:
+    """Bytes as MB with two decimals, 1 MB = 1e6 bytes (torchinfo's convention)."""
+    return f"{nbytes / 1e6:,.2f} MB"
+
+
+def shape_text(shape) -> str:
+    return "×".join(str(d) for d in shape) if shape else "--"
+
+
+def ratio_text(value: int, base: int, noun: str) -> str:
+    """'27.5× fewer params' / '3.2× more MACs' / 'same MACs' relative to ``base``."""
+    if not value or not base:
+        return "--"
+    if value == base:
+        return f"same {noun}"
+    if value < base:
+        return f"{base / value:,.1f}× fewer {noun}"
+    return f"{value / base:,.1f}× more {noun}"

@@ -1,0 +1,158 @@
+"""The Report: every layer's analytic figures, measured figures and verdicts.
+
+Plain data, integers until rendering.  ``Report.to_dict()`` is the stable JSON
+documented in the README.  No torch import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from paramscope.formulas import Cost
+from paramscope.graph import LayerNode, Shape
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+
+
+@dataclass
+class LayerRow:
+    """One layer call: what the formulas say and what each tool measured."""
+
+    node: LayerNode
+    cost: Cost
+    activation_bytes: int
+    measured: dict[str, dict[str, Any]] = field(default_factory=dict)  # tool -> figures + status
+
+    @property
+    def params(self) -> int:
+        return self.cost.total_params
+
+    @property
+    def status(self) -> str:
+        """Worst verdict across tools: mismatch > unsupported > match; the formula status otherwise."""
+        verdicts = {m.get("status") for m in self.measured.values()}
+        for verdict in ("mismatch", "failed"):
+            if verdict in verdicts:
+                return verdict
+        if self.cost.status == "unsupported":
+            return "unsupported"
+        if "match" in verdicts:
+            return "match"
+        return self.cost.status  # "ok" / "zero" when nothing measured
+
+    def to_dict(self) -> dict[str, Any]:
+        n = self.node
+        return {
+            "name": n.key,
+            "module": n.name,
+            "kind": n.kind,
+            "call_index": n.call_index,
+            "in_shape": list(n.in_shape),
+            "out_shape": list(n.out_shape),
+            "params": self.params,
+            "params_split": dict(self.cost.params),
+            "trainable_params": _trainable(n, self.cost),
+            "macs": self.cost.macs,
+            "flops": self.cost.flops,
+            "activation_bytes": self.activation_bytes,
+            "formula": "; ".join(f"{t.quantity} = {t.expression} = {t.value:,}" for t in self.cost.terms),
+            "terms": [{"quantity": t.quantity, "expression": t.expression, "value": t.value}
+                      for t in self.cost.terms],
+            "measured": self.measured,
+            "status": self.status,
+        }
+
+
+def _trainable(node: LayerNode, cost: Cost) -> int:
+    if not node.counts_params:
+        return 0
+    return sum(v for k, v in cost.params.items()
+               if k not in node.params or node.params[k].trainable)
+
+
+@dataclass
+class MeasurerResult:
+    """One tool's total against paramscope's prediction of it."""
+
+    tool: str
+    convention: str
+    status: str  # "match" | "mismatch" | "skipped" | "failed"
+    total: dict[str, int | None] = field(default_factory=dict)
+    predicted: dict[str, int | None] = field(default_factory=dict)
+    note: str = ""
+    explanation: list[str] = field(default_factory=list)  # the difference to paramscope's figures, by category
+    unsupported_ops: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"convention": self.convention, "total": self.total, "predicted": self.predicted,
+                "status": self.status, "note": self.note, "explanation": self.explanation,
+                "unsupported_ops": self.unsupported_ops, **({"extra": self.extra} if self.extra else {})}
+
+
+@dataclass
+class Report:
+    target: str
+    input_shape: Shape
+    dtype: str
+    source: str  # "spec" | "module"
+    layers: list[LayerRow]
+    measurers: dict[str, MeasurerResult] = field(default_factory=dict)
+    extra_params: int = 0  # parameters owned by containers (not by any leaf layer)
+    buffers: int = 0
+    notes: list[str] = field(default_factory=list)
+    modules: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def unsupported(self) -> list[str]:
+        return sorted({r.node.kind for r in self.layers if r.cost.status == "unsupported"})
+
+    @property
+    def totals(self) -> dict[str, int]:
+        params = sum(r.params for r in self.layers) + self.extra_params
+        trainable = sum(_trainable(r.node, r.cost) for r in self.layers) + self.extra_params
+        size = DTYPE_BYTES.get(self.dtype, 4)
+        return {
+            "params": params,
+            "trainable_params": trainable,
+            "frozen_params": params - trainable,
+            "buffers": self.buffers,
+            "macs": sum(r.cost.macs or 0 for r in self.layers),
+            "flops": sum(r.cost.flops or 0 for r in self.layers),
+            "activation_bytes": sum(r.activation_bytes for r in self.layers),
+            "param_bytes": params * size,
+            "input_bytes": _numel(self.input_shape) * size,
+        }
+
+    @property
+    def ok(self) -> bool:
+        """True when no tool disagrees with its prediction (blind spots named, not failures)."""
+        return all(m.status in ("match", "skipped") for m in self.measurers.values()) and not any(
+            r.status in ("mismatch",) for r in self.layers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "input_shape": list(self.input_shape),
+            "dtype": self.dtype,
+            "source": self.source,
+            "totals": self.totals,
+            "complete": not self.unsupported,
+            "unsupported_kinds": self.unsupported,
+            "layers": [r.to_dict() for r in self.layers],
+            "measurers": {k: m.to_dict() for k, m in self.measurers.items()},
+            "notes": self.notes,
+        }
+
+
+def _numel(shape: Shape) -> int:
+    out = 1
+    for d in shape:
+        out *= d
+    return out
+
+
+def activation_bytes(node: LayerNode, dtype: str) -> int:
+    """Bytes of the layer's output tensor (shape × element size)."""
+    return _numel(node.out_shape) * DTYPE_BYTES.get(dtype, 4)
