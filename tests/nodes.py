@@ -5,17 +5,24 @@ Everything runs on the meta device (no memory, no arithmetic).  Reusable:
     node = node_from_module(nn.Conv2d(3, 64, 7, 2, 3), (1, 3, 224, 224))
     node = functional_node("matmul", torch.matmul, (8, 4, 5), (5, 6))
     flops = torch_flops(module, (1, 3, 224, 224))      # FlopCounterMode total
+    cost = checked(node)                               # cost_of + Term arithmetic checks
+
+Import as ``from nodes import ...`` (pytest puts tests/ on sys.path).
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
+import operator
+from fractions import Fraction
 from typing import Callable
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from paramscope.formulas import Cost, cost_of
 from paramscope.graph import LayerNode, ParamInfo
 
 #: hyper-parameters normalised to an n-tuple on 1d/2d/3d kinds.
@@ -106,3 +113,30 @@ def torch_flops(fn: Callable, *in_shapes) -> int:
 def torch_params(module: nn.Module) -> int:
     """Σ numel of the module's parameters (the truth for params)."""
     return sum(p.numel() for p in module.parameters())
+
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+        ast.Div: operator.truediv}
+
+
+def evaluate(expression: str) -> Fraction:
+    """Evaluate a Term expression (× as *, thousands separators dropped), exactly."""
+    def ev(n):
+        if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
+            return _OPS[type(n.op)](ev(n.left), ev(n.right))
+        if isinstance(n, ast.Constant) and isinstance(n.value, int):
+            return Fraction(n.value)
+        raise ValueError(f"not plain arithmetic: {expression!r}")
+    return ev(ast.parse(expression.replace("×", "*").replace(",", ""), mode="eval").body)
+
+
+def checked(node: LayerNode) -> Cost:
+    """cost_of(node), asserting every Term evaluates to its value and the totals match."""
+    cost = cost_of(node)
+    for term in cost.terms:
+        assert evaluate(term.expression) == term.value, term
+    by_name = {t.quantity: t.value for t in cost.terms}
+    assert by_name.get("params", 0) == cost.total_params
+    assert by_name["macs"] == cost.macs and by_name["flops"] == cost.flops
+    assert "disagrees" not in cost.note, cost.note
+    return cost

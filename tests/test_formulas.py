@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import ast
-import operator
 import subprocess
 import sys
-from fractions import Fraction
 from math import prod
 
 import pytest
@@ -17,33 +14,7 @@ from torch import nn
 from paramscope.formulas import Term, cost_of, registered_kinds
 from paramscope.formulas.activation import ACTIVATION_FLOPS
 from paramscope.graph import LayerNode, ParamInfo
-from tests.nodes import functional_node, node_from_module, torch_flops, torch_params
-
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-        ast.Div: operator.truediv}
-
-
-def evaluate(expression: str) -> Fraction:
-    """Evaluate a Term expression (× as *, thousands separators dropped), exactly."""
-    def ev(n):
-        if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
-            return _OPS[type(n.op)](ev(n.left), ev(n.right))
-        if isinstance(n, ast.Constant) and isinstance(n.value, int):
-            return Fraction(n.value)
-        raise ValueError(f"not plain arithmetic: {expression!r}")
-    return ev(ast.parse(expression.replace("×", "*").replace(",", ""), mode="eval").body)
-
-
-def checked(node: LayerNode):
-    """cost_of(node), asserting every Term evaluates to its value and the totals match."""
-    cost = cost_of(node)
-    for term in cost.terms:
-        assert evaluate(term.expression) == term.value, term
-    by_name = {t.quantity: t.value for t in cost.terms}
-    assert by_name.get("params", 0) == cost.total_params
-    assert by_name["macs"] == cost.macs and by_name["flops"] == cost.flops
-    assert "disagrees" not in cost.note, cost.note
-    return cost
+from nodes import checked, functional_node, node_from_module, torch_flops, torch_params
 
 
 def meta(factory):

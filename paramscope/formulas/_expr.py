@@ -52,10 +52,6 @@ def ntuple(value, n: int) -> tuple:
     return (value,) * n
 
 
-def numel(shape: Iterable[int]) -> int:
-    return prod(shape)
-
-
 def param_terms(node: LayerNode, parts: Sequence[tuple[str, str, int]]):
     """``(params, terms, note)`` for parameters ``(name, expression, numel)``.
 
@@ -79,7 +75,7 @@ def per_element(node: LayerNode, cost: int, why: str,
     """No MACs; FLOPs = ``cost`` per output element (activations, norms)."""
     params, terms, pnote = param_terms(node, parts)
     out = node.out_shape
-    flops = cost * numel(out)
+    flops = cost * prod(out)
     terms += [Term("macs", "0", 0), Term("flops", times(num(cost), dims(out)), flops)]
     note = f"{node.kind}: {cost} FLOPs per element ({why})"
     return Cost(node.kind, params, 0, flops, tuple(terms), "ok", join_notes(note, pnote))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from math import prod
 
 from paramscope.graph import LayerNode
-from paramscope.formulas._expr import dims, num, per_element
+from paramscope.formulas._expr import dims, per_element
 from paramscope.formulas.registry import Cost, formula
 
 #: FLOPs per output element before the affine step, and what they are.
@@ -24,8 +24,7 @@ AFFINE_FLOPS_EACH = 1
 
 def _norm(node: LayerNode, family: str, weight_shape, weight: bool, bias: bool) -> Cost:
     base, why = NORM_FLOPS[family]
-    size = prod(weight_shape)
-    expr = dims(weight_shape) if len(weight_shape) > 1 else num(size)
+    size, expr = prod(weight_shape), dims(weight_shape)
     parts = ([("weight", expr, size)] if weight else []) + ([("bias", expr, size)] if bias else [])
     extra = 0 if family == "batch" else AFFINE_FLOPS_EACH * len(parts)
     if extra:

@@ -14,8 +14,8 @@ from collections import Counter
 from math import prod
 
 from paramscope.graph import LayerNode
-from paramscope.formulas._expr import (dims, ntuple, num, shape_note, sliding_out_len, times,
-                                       rank)
+from paramscope.formulas._expr import (dims, join_notes, ntuple, num, rank, shape_note,
+                                       sliding_out_len, times)
 from paramscope.formulas.registry import Cost, Term, formula
 
 FIXED = tuple(f"{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
@@ -53,7 +53,7 @@ def pool(node: LayerNode) -> Cost:
         flops, expr = k * prod(out), times(dims(kernel), dims(out))
         why = f"{node.kind}: {num(k)} FLOPs per output element ({num(k - 1)} adds, 1 divide)"
     terms = (Term("macs", "0", 0), Term("flops", expr, flops))
-    return Cost(node.kind, {}, 0, flops, terms, "ok", "; ".join(s for s in (why, check) if s))
+    return Cost(node.kind, {}, 0, flops, terms, "ok", join_notes(why, check))
 
 
 @formula(*ADAPTIVE)
@@ -70,7 +70,8 @@ def adaptive_pool(node: LayerNode) -> Cost:
         terms.append(Term(f"window_{axis}", expr, sums[-1]))
     lead = out[:-n]
     window = prod(lead) * prod(sums)
-    check = shape_note(x[:-n], lead)
+    wanted = ntuple(node.hparams.get("output_size", out[-n:]), n)  # None keeps the input size
+    check = shape_note((*x[:-n], *(i if o is None else o for o, i in zip(wanted, x[-n:]))), out)
     expr = times(dims(lead), dims(sums))
     if "Max" in node.kind:
         flops, expr = window - prod(out), f"{expr} - {dims(out)}"
@@ -80,4 +81,4 @@ def adaptive_pool(node: LayerNode) -> Cost:
         why = f"{node.kind}: region size FLOPs per output cell (adds, 1 divide)"
     why += "; window_<axis> = Σ region lengths as count×length"
     terms += [Term("macs", "0", 0), Term("flops", expr, flops)]
-    return Cost(node.kind, {}, 0, flops, tuple(terms), "ok", "; ".join(s for s in (why, check) if s))
+    return Cost(node.kind, {}, 0, flops, tuple(terms), "ok", join_notes(why, check))
