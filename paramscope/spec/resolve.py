@@ -450,10 +450,8 @@ class Resolver:
             return self._items(value.get("layers"), where.at(value, "layers", ".layers"), scope,
                                shape, inner)
         module = self._container("chain", "sequential", _check_name(name), where, shape, inner)
-        if default_name is None:  # a named body is called like any body item
-            pass
-        else:
-            inner.module.order.pop()  # the shortcut is not part of the body's call order
+        if default_name is not None:  # a shortcut is called apart from the body's call order
+            inner.module.order.pop()
         out = self._items(value.get("layers"), where.at(value, "layers", ".layers"), scope, shape,
                           _Scope(module))
         module.out_shape = out
