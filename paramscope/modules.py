@@ -24,6 +24,18 @@ class Chain(nn.Module):
             x = self._modules[name](x)
         return x
 
+    def __getitem__(self, index: int | str) -> nn.Module:
+        """``chain[0]`` / ``chain["conv1"]``, like ``nn.Sequential``."""
+        if isinstance(index, str):
+            return self._modules[index]
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
 
 class Residual(nn.Module):
     """``activation(body(x) + shortcut(x))``; shortcut is identity when absent."""
