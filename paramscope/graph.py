@@ -118,8 +118,9 @@ class Graph:
     #: registration order, with the parameter count each owns directly. Lets
     #: renderers group by depth and name containers that own parameters.
     modules: dict[str, str] = field(default_factory=dict)  # name -> kind/class name
-    #: functional ops seen during a trace that no formula kind covers and that are
-    #: not pure shape ops (``"torch.sub"`` -> count): listed, never silently dropped.
+    #: functional ops seen during a trace that no kind covers and that are not pure
+    #: shape ops, as ``"<module>:<op>"`` -> count (``"layer1.0:Tensor.sub"``; the root
+    #: module is ``""``): listed, never silently dropped.
     unrecorded_ops: dict[str, int] = field(default_factory=dict)
     #: parameters owned directly by non-leaf modules (e.g. a class token), by module name.
     container_params: dict[str, dict[str, ParamInfo]] = field(default_factory=dict)

@@ -1,0 +1,179 @@
+"""The measurer interface and its result types (no torch import here).
+
+A measurer wraps one counting tool.  ``measure`` runs the tool; ``predict`` derives the
+same figures from a :class:`~paramscope.graph.Graph` and the formulas under the tool's
+own rules.  Both return per-layer figures keyed by qualified module name: a module's
+*own* count (its descendants excluded), summed over all its calls, with functional ops
+folded into the module they ran in.  ``predict`` also explains each figure against
+paramscope's own (``baseline``: MACs or FLOPs) as signed amounts per category.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+from paramscope.graph import Graph, LayerNode
+
+
+@dataclass(frozen=True)
+class LayerCount:
+    """What a tool reported for one module."""
+
+    value: int  # the tool's count (its own metric), own ops only, all calls summed
+    params: int | None = None  # parameters the tool attributes to this row (torchinfo)
+    unsupported: Mapping[str, int] = field(default_factory=dict)  # op -> occurrences
+
+
+@dataclass
+class Measurement:
+    """The tool's own figures for one model and input."""
+
+    tool: str
+    status: str = "ok"  # "ok" | "skipped" | "failed"
+    layers: dict[str, LayerCount] = field(default_factory=dict)
+    total: int | None = None
+    params: int | None = None
+    unsupported: dict[str, int] = field(default_factory=dict)
+    extras: dict[str, int] = field(default_factory=dict)  # tool-specific totals (bytes ...)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class NodeCount:
+    """A tool's predicted count for one graph node, explained against the baseline."""
+
+    value: int | None  # None: no rule predicts this tool's count here
+    differences: Mapping[str, int] = field(default_factory=dict)  # category -> value - baseline
+    unsupported: Mapping[str, int] = field(default_factory=dict)
+    blind_spot: str = ""  # why the tool misses (part of) paramscope's figure here
+
+
+@dataclass
+class PredictedLayer:
+    """A tool's predicted figures for one module (all its nodes summed)."""
+
+    kind: str
+    value: int | None = 0
+    baseline: int | None = 0  # paramscope's MACs or FLOPs for the same nodes
+    params: int | None = None
+    differences: Counter = field(default_factory=Counter)
+    unsupported: Counter = field(default_factory=Counter)
+    blind_spots: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Prediction:
+    """A tool's figures predicted from the graph; ``differences`` sum to total - baseline."""
+
+    tool: str
+    layers: dict[str, PredictedLayer] = field(default_factory=dict)
+    total: int | None = 0
+    baseline_total: int | None = 0
+    params: int | None = None
+    differences: Counter = field(default_factory=Counter)
+    unsupported: Counter = field(default_factory=Counter)
+    extras: dict[str, int] = field(default_factory=dict)
+
+
+def _add(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a + b
+
+
+class Measurer(ABC):
+    """One counting tool: its convention, the device it runs on, measure and predict."""
+
+    name: ClassVar[str]
+    metric: ClassVar[str]  # what the tool calls its count ("mult-adds", "flops")
+    baseline: ClassVar[str]  # paramscope figure it is compared with: "macs" | "flops"
+    device: ClassVar[str]  # "meta" or "cpu"
+    convention: ClassVar[str]
+
+    @abstractmethod
+    def measure(self, model, input_shape, dtype: str = "float32", *,
+                graph: Graph | None = None) -> Measurement:
+        """Run the tool on a meta clone of ``model`` (``model`` is never modified)."""
+
+    @abstractmethod
+    def count(self, node: LayerNode, cost, graph: Graph) -> NodeCount:
+        """The tool's count for one node under its rules; ``cost`` is ``cost_of(node)``."""
+
+    def predict(self, graph: Graph) -> Prediction:
+        """Every node's :meth:`count`, summed per module and in total."""
+        from paramscope.formulas import cost_of
+
+        pred = Prediction(self.name)
+        for node in graph.nodes:
+            cost = cost_of(node)
+            base = getattr(cost, self.baseline)
+            c = self.count(node, cost, graph)
+            row = pred.layers.setdefault(node.name, PredictedLayer(graph.modules.get(node.name, node.kind)))
+            row.value, row.baseline = _add(row.value, c.value), _add(row.baseline, base)
+            diffs = dict(c.differences)
+            if base is None and c.value is not None:
+                diffs = {f"{node.kind}: no paramscope formula": c.value}
+            row.differences.update(diffs)
+            row.unsupported.update(c.unsupported)
+            if c.blind_spot and c.blind_spot not in row.blind_spots:
+                row.blind_spots.append(c.blind_spot)
+            if c.value is None:
+                row.notes.append(f"{self.name} count of {node.kind} not predicted")
+            pred.differences.update(diffs)
+            pred.unsupported.update(c.unsupported)
+        pred.total = _sum(r.value for r in pred.layers.values())
+        pred.baseline_total = _sum(r.baseline for r in pred.layers.values())
+        self.finish(graph, pred)
+        return pred
+
+    def finish(self, graph: Graph, pred: Prediction) -> None:
+        """Add tool-specific totals (params, memory) to ``pred``; nothing by default."""
+
+
+def _sum(values) -> int | None:
+    total = 0
+    for v in values:
+        if v is None:
+            return None
+        total += v
+    return total
+
+
+def exclusive(inclusive: Mapping[str, Counter]) -> dict[str, Counter]:
+    """Own counts from counts that include descendants, by qualified-name ancestry.
+
+    ``inclusive["a"]`` covers ``a`` and every ``a.*``; the result subtracts each direct
+    child's inclusive count (the root is ``""``).
+    """
+    own = {name: Counter(c) for name, c in inclusive.items()}
+    for name, counts in inclusive.items():
+        if name:
+            parent = name.rpartition(".")[0]
+            if parent in own:
+                own[parent].subtract(counts)
+    return {name: Counter({k: v for k, v in c.items() if v}) for name, c in own.items()}
+
+
+def failed(tool: str, err: BaseException) -> Measurement:
+    """A Measurement recording that the tool raised ``err``."""
+    text = " ".join(str(err).split())[:300]
+    return Measurement(tool, "failed", note=f"{type(err).__name__}: {text}")
+
+
+def shape_numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+#: kinds whose MACs the tools count as convolution / matrix products.
+CONV_KINDS = frozenset(f"Conv{n}d" for n in (1, 2, 3)) | frozenset(
+    f"ConvTranspose{n}d" for n in (1, 2, 3))
+MAC_KINDS = CONV_KINDS | {"Linear", "matmul"}
+
+
+def unsupported_note(ops: Mapping[str, Any]) -> str:
+    return ", ".join(f"{op}×{n}" if n != 1 else op for op, n in sorted(ops.items()))

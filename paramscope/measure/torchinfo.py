@@ -1,0 +1,135 @@
+"""torchinfo 1.8: ``summary()`` on the meta device, and its rules predicted from a Graph."""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+from math import prod
+
+from paramscope.graph import Graph, LayerNode
+from paramscope.measure.base import (MAC_KINDS, LayerCount, Measurement, Measurer, NodeCount,
+                                     PredictedLayer, Prediction)
+
+
+class TorchinfoMeasurer(Measurer):
+    """torchinfo's ``summary``: params, mult-adds and memory estimates per leaf module."""
+
+    name = "torchinfo"
+    metric = "mult-adds"
+    baseline = "macs"
+    device = "meta"
+    convention = (
+        "torchinfo hooks every module and, for each call of a leaf module (no children), "
+        "counts mult-adds from that module's parameters, not from its arithmetic: a "
+        "parameter named weight or bias counts numel × N × prod(output spatial) when the "
+        "class name contains 'Conv', else numel × N (output_size[0]); other parameters "
+        "whose name contains weight/bias count numel × output_size[0] × output_size[1]. So "
+        "bias terms and BatchNorm/LayerNorm parameters are counted, a Linear on N-d input "
+        "is counted once per batch item (not per token), and parameter-free layers "
+        "(activations, pools, adds) and functional ops (matmul) count 0. It never reports "
+        "an op as unsupported. Params: each leaf's own parameters once (shared calls are "
+        "'recursive'), plus parameters owned by containers. Memory: input = storage bytes "
+        "(+ Python object overhead), forward/backward = 2 × output bytes of every call of "
+        "a leaf that has parameters, params = bytes of leaf parameters. Runs on meta, eval mode.")
+
+    def measure(self, model, input_shape, dtype="float32", *, graph=None) -> Measurement:
+        import torch
+        from torchinfo import summary
+        from torchinfo import torchinfo as tool
+
+        from paramscope.trace import check_shape, meta_model, torch_dtype
+
+        work = meta_model(model)
+        x = torch.empty(check_shape(input_shape), dtype=torch_dtype(dtype), device="meta")
+        stats = summary(work, input_data=[x], verbose=0, depth=100)
+        cached = tool._cached_forward_pass  # summary() caches every run by class name
+        if cached.get(type(work).__name__) is stats.summary_list:
+            del cached[type(work).__name__]
+        names: dict[int, str] = {}
+        for name, module in work.named_modules():
+            names.setdefault(id(module), name)
+        values, params = Counter(), {}
+        for info in stats.summary_list:
+            name = names.get(info.layer_id, info.var_name)
+            if info.is_leaf_layer:
+                values[name] += info.macs
+                if not info.is_recursive:
+                    params[name] = info.num_params
+            elif not info.is_recursive and info.leftover_params() > 0:
+                params[name] = info.leftover_params()
+                values[name] += 0
+        layers = {n: LayerCount(int(v), params.get(n)) for n, v in values.items()}
+        fb, pb = stats.total_output_bytes, stats.total_param_bytes
+        return Measurement(self.name, "ok", layers, int(stats.total_mult_adds),
+                           int(stats.total_params), extras=memory_extras(
+                               stats.trainable_params, stats.total_input, fb, pb))
+
+    def count(self, node: LayerNode, cost, graph: Graph) -> NodeCount:
+        macs = cost.macs or 0
+        if node.functional:
+            if not macs:
+                return NodeCount(0)
+            return NodeCount(0, {f"functional {node.kind} (not counted)": -macs},
+                             blind_spot=f"torchinfo counts only leaf modules' parameters; "
+                                        f"the functional {node.kind} here is invisible to it")
+        out = node.out_shape or (0,)
+        conv_rule = "Conv" in graph.modules.get(node.name, node.kind)  # torchinfo's own test
+        parts = Counter()
+        for pname, p in node.params.items():
+            if pname in ("weight", "bias"):
+                n = p.numel * (prod(out[:1] + out[2:]) if conv_rule else out[0])
+            elif "weight" in pname or "bias" in pname:
+                n = p.numel * prod(out[:2])
+            else:
+                continue
+            parts["bias" if "bias" in pname else "weight"] += n
+        value = sum(parts.values())
+        if node.kind not in MAC_KINDS:
+            return NodeCount(value, {node.kind: value - macs} if value != macs else {})
+        diffs = {"bias terms": parts["bias"]} if parts["bias"] else {}
+        if parts["weight"] != macs:
+            per = "output position" if conv_rule else "batch item"
+            diffs[f"{node.kind}: params × {per} instead of MACs"] = parts["weight"] - macs
+        return NodeCount(value, diffs)
+
+    def finish(self, graph: Graph, pred: Prediction) -> None:
+        """torchinfo's params total and memory estimates."""
+        from paramscope.trace import dtype_bytes
+
+        total = trainable = param_bytes = fb_bytes = 0
+        for node in graph.nodes:
+            if node.functional:
+                continue
+            own = sum(p.numel for p in node.params.values())
+            if own:
+                fb_bytes += 2 * prod(node.out_shape) * dtype_bytes(node.dtype)
+            if node.counts_params:
+                total += own
+                trainable += sum(p.numel for p in node.params.values() if p.trainable)
+                param_bytes += sum(p.numel * dtype_bytes(p.dtype) for p in node.params.values())
+                pred.layers[node.name].params = own
+        for name, infos in graph.container_params.items():
+            own = sum(p.numel for p in infos.values())
+            total += own
+            trainable += sum(p.numel for p in infos.values() if p.trainable)
+            pred.layers.setdefault(name, PredictedLayer(graph.modules.get(name, ""))).params = own
+        input_bytes = prod(graph.input_shape) * dtype_bytes(graph.dtype) + _storage_overhead()
+        pred.params = total
+        pred.extras = memory_extras(trainable, input_bytes, fb_bytes, param_bytes)
+
+
+def memory_extras(trainable: int, input_bytes: int, fb_bytes: int, param_bytes: int) -> dict:
+    """torchinfo's summary footer figures, in bytes."""
+    return {"trainable_params": int(trainable), "input_bytes": int(input_bytes),
+            "forward_backward_bytes": int(fb_bytes), "params_bytes": int(param_bytes),
+            "total_bytes": int(input_bytes + fb_bytes + param_bytes)}
+
+
+@lru_cache(maxsize=1)
+def _storage_overhead() -> int:
+    """``sys.getsizeof(storage) - nbytes``: torchinfo sizes the input by ``sys.getsizeof``."""
+    import sys
+
+    import torch
+
+    return sys.getsizeof(torch.empty(0, device="meta").untyped_storage())

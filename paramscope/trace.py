@@ -1,0 +1,393 @@
+"""Lower an ``nn.Module`` to a :class:`~paramscope.graph.Graph` by one meta-device forward pass.
+
+Every leaf-module call becomes a :class:`LayerNode` (forward hooks); arithmetic done by
+functions outside any leaf module -- residual ``+``, ``*``, ``@``, ``F.relu``,
+``torch.flatten`` ... -- is recorded by a ``TorchFunctionMode`` and attributed to the
+innermost running module.  Functional ops that are neither recognised nor pure shape
+ops are counted in ``Graph.unrecorded_ops``.  The pass runs on a meta clone, so the
+user's model is never touched (see :mod:`paramscope.materialize`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter
+from typing import Any
+
+from paramscope.errors import ParamscopeError
+from paramscope.graph import Graph, LayerNode, ParamInfo, Shape
+
+#: hyper-parameters normalised to n-tuples on 1d/2d/3d kinds.
+TUPLE_HPARAMS = frozenset({"kernel_size", "stride", "padding", "dilation", "output_padding",
+                           "output_size"})
+_SKIP_ARGS = frozenset({"self", "device", "dtype", "args", "kwargs"})
+
+#: functional ops that move or view data without arithmetic: never listed as unrecorded.
+PURE_OPS = frozenset("""
+    __get__ __set__ __getitem__ __setitem__ __len__ __iter__ __format__ __repr__ __hash__
+    __bool__ __index__ __int__ __float__ __contains__ __reversed__ __array__ __deepcopy__
+    size dim ndimension numel nelement stride storage_offset element_size data_ptr
+    get_device is_floating_point is_complex is_contiguous item tolist type_as
+    view view_as reshape reshape_as permute transpose t swapaxes swapdims movedim moveaxis
+    squeeze unsqueeze squeeze_ unsqueeze_ unflatten expand expand_as repeat
+    contiguous clone detach detach_ to type float double half bfloat16 cpu cuda requires_grad_
+    cat concat concatenate stack hstack vstack split split_with_sizes chunk unbind
+    tensor_split narrow select index_select gather flip roll pad pixel_shuffle
+    pixel_unshuffle channel_shuffle
+    new_zeros new_ones new_empty new_full new_tensor zeros_like ones_like empty_like
+    full_like zeros ones empty full arange
+""".split())
+
+#: function name -> (kind, positional argument names after the input, defaults).
+FUNCTIONAL_MODULE_OPS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
+    "relu": ("ReLU", ("inplace",), {"inplace": False}),
+    "relu_": ("ReLU", (), {"inplace": True}),
+    "relu6": ("ReLU6", ("inplace",), {"inplace": False}),
+    "hardtanh": ("Hardtanh", ("min_val", "max_val", "inplace"),
+                 {"min_val": -1.0, "max_val": 1.0, "inplace": False}),
+    "leaky_relu": ("LeakyReLU", ("negative_slope", "inplace"),
+                   {"negative_slope": 0.01, "inplace": False}),
+    "elu": ("ELU", ("alpha", "inplace"), {"alpha": 1.0, "inplace": False}),
+    "gelu": ("GELU", (), {"approximate": "none"}),
+    "silu": ("SiLU", ("inplace",), {"inplace": False}),
+    "mish": ("Mish", ("inplace",), {"inplace": False}),
+    "hardswish": ("Hardswish", ("inplace",), {"inplace": False}),
+    "hardsigmoid": ("Hardsigmoid", ("inplace",), {"inplace": False}),
+    "sigmoid": ("Sigmoid", (), {}),
+    "tanh": ("Tanh", (), {}),
+    "softmax": ("Softmax", ("dim",), {"dim": None}),
+    "log_softmax": ("LogSoftmax", ("dim",), {"dim": None}),
+    "flatten": ("Flatten", ("start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1}),
+    "dropout": ("Dropout", ("p", "training", "inplace"),
+                {"p": 0.5, "training": True, "inplace": False}),
+    **{f"adaptive_{op}_pool{n}d": (f"Adaptive{op.title()}Pool{n}d", ("output_size",), {})
+       for op in ("avg", "max") for n in (1, 2, 3)},
+    **{f"max_pool{n}d": (f"MaxPool{n}d", ("kernel_size", "stride", "padding", "dilation",
+                                          "ceil_mode", "return_indices"),
+                         {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False,
+                          "return_indices": False}) for n in (1, 2, 3)},
+    **{f"avg_pool{n}d": (f"AvgPool{n}d", ("kernel_size", "stride", "padding", "ceil_mode",
+                                         "count_include_pad", "divisor_override"),
+                         {"stride": None, "padding": 0, "ceil_mode": False,
+                          "count_include_pad": True, "divisor_override": None})
+       for n in (1, 2, 3)},
+}
+
+#: function name -> functional kind (``"add"``, ``"mul"``, ``"matmul"``).
+ARITHMETIC_OPS: dict[str, str] = {
+    **dict.fromkeys(("add", "add_", "__add__", "__radd__", "__iadd__"), "add"),
+    **dict.fromkeys(("mul", "mul_", "multiply", "__mul__", "__rmul__", "__imul__"), "mul"),
+    **dict.fromkeys(("matmul", "__matmul__", "__rmatmul__", "bmm", "mm"), "matmul"),
+}
+
+_DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8,
+                "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1,
+                "complex64": 8, "complex128": 16}
+
+
+def dtype_bytes(dtype: str) -> int:
+    """Bytes per element of a dtype name (``"float32"`` -> 4)."""
+    return _DTYPE_BYTES.get(dtype, 4)
+
+
+def trace(model, input_shape, dtype: str = "float32") -> Graph:
+    """The Graph of ``model`` on an input of ``input_shape`` (batch included).
+
+    Runs one forward pass on a meta clone; raises :class:`ParamscopeError` with a
+    one-line message when the shape/dtype is invalid or the forward pass fails.
+    """
+    import torch
+
+    shape = check_shape(input_shape)
+    tdtype = torch_dtype(dtype)
+    work = meta_model(model)
+    rec = _Recorder(work)
+    handles = []
+    try:
+        for module in rec.names:
+            handles.append(module.register_forward_pre_hook(rec.enter, with_kwargs=True))
+            handles.append(module.register_forward_hook(rec.leave, with_kwargs=True))
+        with torch.no_grad(), _FunctionRecorder(rec):
+            work(torch.empty(shape, dtype=tdtype, device="meta"))
+    except ParamscopeError:
+        raise
+    except Exception as err:  # the model's own forward failed
+        where = f" in {rec.names[rec.stack[-1]] or '<root>'}" if rec.stack else ""
+        detail = " ".join(str(err).split())[:300]
+        raise ParamscopeError(f"forward pass of {type(model).__name__} on the meta device "
+                              f"failed{where}: {type(err).__name__}: {detail}") from err
+    finally:
+        for handle in handles:
+            handle.remove()
+    return Graph(nodes=rec.nodes, input_shape=shape, source="module", dtype=dtype,
+                 modules={name: type(m).__name__ for m, name in rec.names.items()},
+                 unrecorded_ops=dict(rec.unrecorded), container_params=rec.container_params())
+
+
+def check_shape(input_shape) -> Shape:
+    """``input_shape`` as a tuple of positive ints, or a ParamscopeError."""
+    try:
+        shape = tuple(int(d) for d in input_shape)
+        ok = all(d > 0 and d == e for d, e in zip(shape, input_shape)) and shape
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ParamscopeError(f"input shape must be a sequence of positive integers "
+                              f"(batch included), got {input_shape!r}")
+    return shape
+
+
+def torch_dtype(name: str):
+    """The torch dtype called ``name`` (``"float32"``), or a ParamscopeError."""
+    import torch
+
+    dtype = getattr(torch, str(name), None)
+    if not isinstance(dtype, torch.dtype):
+        raise ParamscopeError(f"unknown dtype {name!r} (expected e.g. float32, float16, int64)")
+    return dtype
+
+
+def meta_model(model):
+    """A meta clone of ``model`` (the original is never run or modified).
+
+    Falls back to ``model`` itself only when it cannot be deep-copied and already lives
+    entirely on the meta device (hooks are still removed afterwards).
+    """
+    from paramscope.materialize import meta_clone
+
+    try:
+        return meta_clone(model)
+    except Exception as err:
+        tensors = list(model.parameters()) + list(model.buffers())
+        if all(t.is_meta for t in tensors):
+            return model
+        raise ParamscopeError(f"cannot make a meta copy of {type(model).__name__}: "
+                              f"{type(err).__name__}: {err}") from err
+
+
+# --------------------------------------------------------------------------- modules
+
+def resolve_kind(module) -> tuple[str, type]:
+    """``(kind, class)``: the first class in the MRO that is a registered torch.nn kind,
+    else the module's own class name (never a substring match)."""
+    from paramscope.formulas import registered_kinds
+
+    kinds = registered_kinds()
+    for cls in type(module).__mro__:
+        if cls.__name__ in kinds and cls.__module__.startswith("torch."):
+            return cls.__name__, cls
+    return type(module).__name__, type(module)
+
+
+def _rank(kind: str) -> int | None:
+    return int(kind[-2]) if len(kind) > 2 and kind[-1] == "d" and kind[-2].isdigit() else None
+
+
+def _simple(value) -> Any:
+    """A hyper-parameter value as plain data, or ``_SKIP`` when it is not plain."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)) and all(
+            v is None or isinstance(v, (bool, int, float, str)) for v in value):
+        return tuple(value)
+    return _SKIP
+
+
+_SKIP = object()
+
+
+def normalise_hparams(kind: str, raw: dict[str, Any], out_shape: Shape) -> dict[str, Any]:
+    """graph.py's normalisation: n-tuples on 1d/2d/3d kinds, pool stride None -> kernel,
+    adaptive output_size None entries -> the traced output size."""
+    n = _rank(kind)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if n and key in TUPLE_HPARAMS and value is not None and not isinstance(value, str):
+            value = tuple(value) if isinstance(value, tuple) else (value,) * n
+            if len(value) == 1 and n > 1:
+                value = value * n
+        out[key] = value
+    if n and "stride" in out and out["stride"] in (None, ()) and "kernel_size" in out:
+        out["stride"] = out["kernel_size"]
+    if n and isinstance(out.get("output_size"), tuple) and len(out_shape) >= n:
+        out["output_size"] = tuple(o if o is not None else s
+                                   for o, s in zip(out["output_size"], out_shape[-n:]))
+    return out
+
+
+def module_hparams(module, kind: str, cls: type, out_shape: Shape) -> dict[str, Any]:
+    """Constructor arguments of ``cls`` read back from ``module``'s attributes."""
+    import torch
+
+    raw: dict[str, Any] = {}
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        params = {}
+    for arg in params:
+        if arg in _SKIP_ARGS or arg.startswith("_") or not hasattr(module, arg):
+            continue
+        value = getattr(module, arg)
+        if arg == "bias" and not isinstance(value, bool):
+            value = value is not None
+        elif isinstance(value, torch.Size):
+            value = tuple(value)
+        value = _simple(value)
+        if value is not _SKIP:
+            raw[arg] = value
+    return normalise_hparams(kind, raw, out_shape)
+
+
+def _tensors(values) -> list:
+    """Tensors among call arguments (one level of lists/tuples/dicts flattened)."""
+    import torch
+
+    found = []
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            found.append(v)
+        elif isinstance(v, (list, tuple)):
+            found += [x for x in v if isinstance(x, torch.Tensor)]
+        elif isinstance(v, dict):
+            found += [x for x in v.values() if isinstance(x, torch.Tensor)]
+    return found
+
+
+def _first_tensor(output):
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, dict):
+        output = list(output.values())
+    if isinstance(output, (list, tuple)):
+        for item in output:
+            t = _first_tensor(item)
+            if t is not None:
+                return t
+    return None
+
+
+def _dtype_name(t) -> str:
+    return str(t.dtype).removeprefix("torch.") if t is not None else "float32"
+
+
+class _Recorder:
+    """Hook state: the running-module stack and the nodes recorded so far."""
+
+    def __init__(self, root) -> None:
+        self.root = root
+        self.names: dict[Any, str] = {}
+        for name, module in root.named_modules():
+            self.names.setdefault(module, name)
+        self.leaves = {m for m in self.names if next(m.children(), None) is None}
+        self.stack: list[Any] = []
+        self.nodes: list[LayerNode] = []
+        self.calls: Counter = Counter()
+        self.unrecorded: Counter = Counter()
+        self.busy = False  # True while our own hook code runs (ignore its tensor ops)
+        self.owners: dict[int, str] = {}  # id(tensor) -> first "<module>.<param>"
+        self._param_info = {m: self._infos(m, m._parameters) for m in self.names}
+
+    def _infos(self, module, tensors) -> dict[str, ParamInfo]:
+        infos = {}
+        for pname, t in tensors.items():
+            if t is None:
+                continue
+            full = f"{self.names[module]}.{pname}".lstrip(".")
+            first = self.owners.setdefault(id(t), full)
+            infos[pname] = ParamInfo(tuple(t.shape), bool(t.requires_grad), _dtype_name(t),
+                                     first if first != full else "")
+        return infos
+
+    def container_params(self) -> dict[str, dict[str, ParamInfo]]:
+        return {self.names[m]: infos for m, infos in self._param_info.items()
+                if infos and m not in self.leaves}
+
+    # hooks --------------------------------------------------------------
+    def enter(self, module, args, kwargs):
+        self.stack.append(module)
+
+    def leave(self, module, args, kwargs, output):
+        if self.stack and self.stack[-1] is module:
+            self.stack.pop()
+        if module not in self.leaves:
+            return
+        self.busy = True
+        try:
+            kind, cls = resolve_kind(module)
+            out = _first_tensor(output)
+            out_shape = tuple(out.shape) if out is not None else ()
+            index = self.calls[id(module)]
+            self.calls[id(module)] += 1
+            self.nodes.append(LayerNode(
+                name=self.names[module], kind=kind,
+                hparams=module_hparams(module, kind, cls, out_shape),
+                in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
+                out_shape=out_shape, params=self._param_info[module],
+                buffers=self._infos(module, module._buffers), call_index=index,
+                dtype=_dtype_name(out), training=bool(module.training)))
+        finally:
+            self.busy = False
+
+    # functional ops -------------------------------------------------------
+    def wants(self) -> bool:
+        """True when a function call should be looked at (inside a non-leaf module)."""
+        return not self.busy and bool(self.stack) and self.stack[-1] not in self.leaves
+
+    def record_function(self, func, args, kwargs, result) -> None:
+        name = getattr(func, "__name__", None) or repr(func)
+        if name in ARITHMETIC_OPS:
+            kind = ARITHMETIC_OPS[name]
+            inplace = name.startswith("__i") or (name.endswith("_") and not name.endswith("__"))
+            hparams = {"op": name, "inplace": inplace}
+        elif name in FUNCTIONAL_MODULE_OPS:
+            kind, order, defaults = FUNCTIONAL_MODULE_OPS[name]
+            raw = dict(defaults)
+            raw.update(zip(order, args[1:]))
+            raw.update({k: v for k, v in kwargs.items() if k in defaults or k in order})
+            raw = {k: _simple(v) for k, v in raw.items() if _simple(v) is not _SKIP}
+            out = _first_tensor(result)
+            hparams = normalise_hparams(kind, raw, tuple(out.shape) if out is not None else ())
+        else:
+            if name not in PURE_OPS:
+                self.unrecorded[f"{self.names[self.stack[-1]]}:{_label(func, name)}"] += 1
+            return
+        owner = self.stack[-1]
+        out = _first_tensor(result)
+        key = (self.names[owner], kind)
+        index = self.calls[key]
+        self.calls[key] += 1
+        self.nodes.append(LayerNode(
+            name=self.names[owner], kind=kind, hparams=hparams,
+            in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
+            out_shape=tuple(out.shape) if out is not None else (), call_index=index,
+            dtype=_dtype_name(out), functional=True, training=bool(owner.training)))
+
+
+def _label(func, name: str) -> str:
+    module = getattr(func, "__module__", None) or ""
+    if module.startswith("torch.nn.functional"):
+        return f"F.{name}"
+    if hasattr(func, "__objclass__") or module == "torch._tensor":
+        return f"Tensor.{name}"
+    return f"torch.{name}"
+
+
+def _FunctionRecorder(rec: _Recorder):
+    """A TorchFunctionMode that hands every function call to ``rec``."""
+    from torch.overrides import TorchFunctionMode
+
+    class FunctionRecorder(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            result = func(*args, **kwargs)
+            if rec.wants():
+                rec.busy = True
+                try:
+                    rec.record_function(func, args, kwargs, result)
+                finally:
+                    rec.busy = False
+            return result
+
+    return FunctionRecorder()
