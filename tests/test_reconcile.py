@@ -124,3 +124,19 @@ def test_unknown_tool_name():
 
     with pytest.raises(ParamscopeError, match="unknown measurer"):
         compare(GroupedSE(), (1, 64, 8, 8), tools=["nope"])
+
+
+def test_run_measurers_fills_the_analysis_report():
+    from paramscope.analysis import analyze
+
+    report = analyze(vgg_stem().eval(), (1, 3, 32, 32), fvcore_budget=10**9)
+    assert {t: m.status for t, m in report.measurers.items()} == {
+        "torchinfo": "match", "fvcore": "match", "flop_counter": "match"}
+    fv = report.measurers["fvcore"]
+    assert fv.explanation == [f"unsupported aten::_convolution_mode {-fv.extra['paramscope_total']:+,}"]
+    assert "blind spot" in fv.note and fv.unsupported_ops["aten::_convolution_mode"] == 4
+    first = report.layers[0]
+    assert first.measured["fvcore"]["status"] == "unsupported"
+    assert first.measured["flop_counter"]["status"] == "match"
+    memory = report.measurers["torchinfo"].extra["memory"]
+    assert memory["predicted"] == memory["measured"]
