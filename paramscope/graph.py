@@ -122,7 +122,9 @@ class Graph:
     #: shape ops, as ``"<module>:<op>"`` -> count (``"layer1.0:Tensor.sub"``; the root
     #: module is ``""``): listed, never silently dropped.
     unrecorded_ops: dict[str, int] = field(default_factory=dict)
-    #: parameters owned directly by non-leaf modules (e.g. a class token), by module name.
+    #: parameters no LayerNode carries, by owning module name: those owned directly by
+    #: non-leaf modules (a class token) and those of modules never called in the
+    #: forward pass (MultiheadAttention's out_proj, used through its weight only).
     container_params: dict[str, dict[str, ParamInfo]] = field(default_factory=dict)
 
     def __iter__(self):

@@ -19,6 +19,7 @@ from paramscope.measure.base import (LayerCount, Measurement, Measurer, Predicte
 
 STATUSES = ("match", "mismatch", "unsupported", "skipped", "failed")
 UNEXPLAINED = "measured - predicted (unexplained)"
+NOT_PREDICTED = "not predicted by paramscope (rows marked unsupported)"
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,10 @@ def reconcile(graph: Graph, measurers: Mapping[str, Measurer],
     A prediction given as a failed :class:`Measurement` marks the tool's column failed.
     """
     rows = _paramscope_rows(graph)
+    unmodelled: dict[str, list[str]] = {}
+    for key in graph.unrecorded_ops:
+        owner, _, op = key.rpartition(":")
+        unmodelled.setdefault(owner, []).append(op)
     keys = {key for figures in (*predictions.values(), *measurements.values())
             if figures is not None for key in figures.layers}
     for key in sorted(keys - set(rows)):
@@ -123,7 +128,7 @@ def reconcile(graph: Graph, measurers: Mapping[str, Measurer],
             meas = Measurement(tool, "failed", note=f"prediction failed: {pred.note}")
             pred = None
         for row in rows.values():
-            row.cells[tool] = _cell(row.name, pred, meas)
+            row.cells[tool] = _cell(row.name, pred, meas, unmodelled.get(row.name, ()))
     reports = {tool: _tool_report(m, predictions.get(tool), measurements.get(tool), rows)
                for tool, m in measurers.items()}
     total_params = sum(r.params for r in rows.values())
@@ -154,7 +159,8 @@ def _paramscope_rows(graph: Graph) -> dict[str, Row]:
     return rows
 
 
-def _cell(name: str, pred: Prediction | None, meas: Measurement | None) -> Cell:
+def _cell(name: str, pred: Prediction | None, meas: Measurement | None,
+          unmodelled: Iterable[str] = ()) -> Cell:
     if meas is None or meas.status != "ok":
         status = meas.status if meas is not None else "failed"
         return Cell(status, reason=meas.note if meas is not None else "not measured")
@@ -170,6 +176,10 @@ def _cell(name: str, pred: Prediction | None, meas: Measurement | None) -> Cell:
         problems.append(f"predicted {p.value:,}, measured {m.value:,}")
     if p.params is not None and m.params is not None and p.params != m.params:
         problems.append(f"params predicted {p.params:,}, measured {m.params:,}")
+    if problems and unmodelled and p.value != m.value:  # paramscope's blind spot
+        return Cell("unsupported", p.value, m.value,
+                    f"functional ops paramscope does not model run here "
+                    f"({', '.join(unmodelled)}): " + "; ".join(problems))
     if problems:
         return Cell("mismatch", p.value, m.value, "; ".join(problems))
     if p.blind_spots:
@@ -202,9 +212,13 @@ def _tool_report(measurer: Measurer, pred, meas: Measurement | None, rows) -> To
         return report
     report.predicted_total, report.paramscope_total = pred.total, pred.baseline_total
     diffs = {k: v for k, v in pred.differences.items() if v}
-    if report.measured_total is not None and pred.total is not None \
-            and report.measured_total != pred.total:
-        diffs[UNEXPLAINED] = report.measured_total - pred.total
+    if report.measured_total is not None:
+        known = sum(p.value or 0 for p in pred.layers.values())
+        blind = sum((c.measured or 0) - (c.predicted or 0) for c in
+                    (row.cells[tool] for row in rows.values()) if c.status == "unsupported")
+        diffs[NOT_PREDICTED] = blind
+        diffs[UNEXPLAINED] = report.measured_total - known - blind
+        diffs = {k: v for k, v in diffs.items() if v}
     report.differences = sorted(diffs.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
     if meas is not None and meas.status == "ok":
         if pred.params is not None or meas.params is not None:

@@ -285,6 +285,7 @@ class _Recorder:
         self.nodes: list[LayerNode] = []
         self.calls: Counter = Counter()
         self.unrecorded: Counter = Counter()
+        self.called: set = set()
         self.busy = False  # True while our own hook code runs (ignore its tensor ops)
         self.owners: dict[int, str] = {}  # id(tensor) -> first "<module>.<param>"
         self._param_info = {m: self._infos(m, m._parameters) for m in self.names}
@@ -301,12 +302,14 @@ class _Recorder:
         return infos
 
     def container_params(self) -> dict[str, dict[str, ParamInfo]]:
+        """Parameters no LayerNode carries: of non-leaf modules, and of modules never called."""
         return {self.names[m]: infos for m, infos in self._param_info.items()
-                if infos and m not in self.leaves}
+                if infos and (m not in self.leaves or m not in self.called)}
 
     # hooks --------------------------------------------------------------
     def enter(self, module, args, kwargs):
         self.stack.append(module)
+        self.called.add(module)
 
     def leave(self, module, args, kwargs, output):
         if self.stack and self.stack[-1] is module:

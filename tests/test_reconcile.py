@@ -140,3 +140,18 @@ def test_run_measurers_fills_the_analysis_report():
     assert first.measured["flop_counter"]["status"] == "match"
     memory = report.measurers["torchinfo"].extra["memory"]
     assert memory["predicted"] == memory["measured"]
+
+
+def test_unmodelled_functional_op_is_paramscope_blind_spot():
+    from torch import nn
+
+    model = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True).eval()
+    report = compare(model, (2, 5, 32), tools=["flop_counter", "torchinfo"])
+    cell = cells(report, "flop_counter")["self_attn"]
+    assert cell.status == "unsupported" and "F.multi_head_attention_forward" in cell.reason
+    summary = report.tools["flop_counter"]
+    assert summary.agrees and UNEXPLAINED not in dict(summary.differences)
+    assert dict(summary.differences)["not predicted by paramscope (rows marked unsupported)"] == (
+        summary.measured_total - summary.predicted_total)
+    assert report.tools["torchinfo"].agrees  # out_proj's params: self_attn's leftover
+    assert report.params == sum(p.numel() for p in model.parameters())

@@ -235,3 +235,22 @@ def test_no_torch_import_at_module_import():
             "from paramscope.measure import MEASURERS; assert 'torchinfo' in MEASURERS; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_params_of_uncalled_modules_are_kept():
+    model = nn.MultiheadAttention(16, 4, batch_first=True)
+
+    class Attend(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = model
+
+        def forward(self, x):
+            return self.attn(x, x, x)[0]
+
+    graph = trace(Attend(), (2, 3, 16))
+    # out_proj is used through its weight, never called: its params are listed, not lost
+    assert set(graph.container_params) == {"attn", "attn.out_proj"}
+    kept = sum(p.numel for ps in graph.container_params.values() for p in ps.values())
+    assert kept == sum(p.numel() for p in model.parameters())
+    assert graph.unrecorded_ops == {"attn:F.multi_head_attention_forward": 1}

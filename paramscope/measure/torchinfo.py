@@ -108,14 +108,27 @@ class TorchinfoMeasurer(Measurer):
                 trainable += sum(p.numel for p in node.params.values() if p.trainable)
                 param_bytes += sum(p.numel * dtype_bytes(p.dtype) for p in node.params.values())
                 pred.layers[node.name].params = own
+        executed = _executed(graph)
         for name, infos in graph.container_params.items():
             own = sum(p.numel for p in infos.values())
             total += own
             trainable += sum(p.numel for p in infos.values() if p.trainable)
-            pred.layers.setdefault(name, PredictedLayer(graph.modules.get(name, ""))).params = own
+            while name not in executed and name:  # an uncalled module's params show up in
+                name = name.rpartition(".")[0]     # its nearest called ancestor's leftover
+            row = pred.layers.setdefault(name, PredictedLayer(graph.modules.get(name, "")))
+            row.params = (row.params or 0) + own
         input_bytes = prod(graph.input_shape) * dtype_bytes(graph.dtype) + _storage_overhead()
         pred.params = total
         pred.extras = memory_extras(trainable, input_bytes, fb_bytes, param_bytes)
+
+
+def _executed(graph: Graph) -> set[str]:
+    """Modules whose forward ran: every node's module and all its ancestors."""
+    names = set()
+    for node in graph.nodes:
+        parts = node.name.split(".") if node.name else []
+        names.update(".".join(parts[:i]) for i in range(len(parts) + 1))
+    return names
 
 
 def memory_extras(trainable: int, input_bytes: int, fb_bytes: int, param_bytes: int) -> dict:
