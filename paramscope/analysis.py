@@ -8,10 +8,10 @@ never modified.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from paramscope.errors import ParamscopeError
+from paramscope.errors import ParamscopeError, TargetError
 from paramscope.formulas import cost_of
 from paramscope.graph import Graph, Shape
 from paramscope.report import DTYPE_BYTES, LayerRow, Report, activation_bytes
@@ -30,6 +30,7 @@ class Subject:
     source: str  # "spec" | "module"
     extra_params: int = 0
     buffers: int = 0
+    notes: list[str] = field(default_factory=list)  # copied into Report.notes
 
 
 def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -74,22 +75,44 @@ def _spec_subject(t, input_shape, batch, overrides, dtype) -> Subject:
     shape = input_shape or _with_batch(resolved.input_shape, batch)
     if shape != resolved.input_shape:
         resolved = resolve_spec(t, overrides, shape)
+    return resolved_subject(resolved, dtype)
+
+
+def resolved_subject(resolved, dtype: str = "float32") -> Subject:
+    """The Subject of an already resolved spec (sweeps resolve one parsed document many times)."""
     resolved.graph.dtype = dtype
 
-    def meta_model():
+    def meta_model():  # inference, like the spec graph (BatchNorm counts depend on the mode)
         from paramscope.builder import module_from_resolved
-        return module_from_resolved(resolved, device="meta")
+        return module_from_resolved(resolved, device="meta").eval()
 
     buffers = sum(b.numel for n in resolved.graph if n.counts_params for b in n.buffers.values())
     return Subject(resolved.name, resolved.graph, meta_model, "spec", buffers=buffers)
 
 
 def _factory_subject(t, input_shape, batch, overrides, dtype) -> Subject:
-    from paramscope.builder import call_factory
     from paramscope.targets import load_factory
 
-    model = call_factory(load_factory(t), overrides, t.text, device="meta")
-    return _module_subject(model, t.text, input_shape, batch, dtype)
+    return factory_subject(load_factory(t), t.text, input_shape, batch, overrides, dtype)
+
+
+def factory_subject(factory, label, input_shape, batch, overrides, dtype) -> Subject:
+    """Call ``factory(**overrides)`` on the meta device (on the CPU, with a note, when it
+    fails on meta but not on the CPU) and trace the model it returns."""
+    from paramscope.builder import call_factory
+
+    try:
+        model = call_factory(factory, overrides, label, device="meta")
+        notes = []
+    except TargetError as meta_err:
+        if not getattr(meta_err, "retry_on_cpu", False):
+            raise
+        model = call_factory(factory, overrides, label, device="cpu")  # its error, if it fails too
+        notes = [f"built on the CPU: the factory fails on the meta device ({meta_err.message}); "
+                 "the analysis itself still ran on a meta copy"]
+    subject = _module_subject(model, label, input_shape, batch, dtype)
+    subject.notes.extend(notes)
+    return subject
 
 
 def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
@@ -115,10 +138,17 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
     """
     tools = parse_measure(measure)
     subject = subject_for(target, input_shape, batch, overrides, dtype)
+    return report_for(subject, dtype, tools, fvcore_budget)
+
+
+def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] = (),
+               fvcore_budget: int | None = None) -> Report:
+    """Apply the formulas to every layer call of ``subject`` and run ``tools`` on it."""
     rows = [LayerRow(node, cost_of(node), activation_bytes(node, dtype)) for node in subject.graph]
     report = Report(subject.label, subject.graph.input_shape, dtype, subject.source, rows,
                     extra_params=subject.extra_params, buffers=subject.buffers,
                     modules=dict(subject.graph.modules))
+    report.notes.extend(subject.notes)
     if subject.extra_params:
         report.notes.append(f"{subject.extra_params:,} parameters belong to container modules "
                             "(no leaf layer owns them); counted in the total")

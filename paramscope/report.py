@@ -128,8 +128,8 @@ class Report:
     @property
     def ok(self) -> bool:
         """True when no tool disagrees with its prediction (blind spots named, not failures)."""
-        return all(m.status in ("match", "skipped") for m in self.measurers.values()) and not any(
-            r.status in ("mismatch",) for r in self.layers)
+        return all(m.status in ("match", "unsupported", "skipped") for m in self.measurers.values()) \
+            and not any(r.status == "mismatch" for r in self.layers)
 
     def to_dict(self) -> dict[str, Any]:
         return {

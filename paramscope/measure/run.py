@@ -1,71 +1,92 @@
-"""Fill an analysis :class:`~paramscope.report.Report` with the measurers' verdicts.
+"""Run the measurers for an analysis and fold their verdicts into the Report.
 
-:func:`run_measurers` runs :func:`paramscope.reconcile.compare` on the subject's meta
-model and graph, then copies each module's verdict onto the first layer row of that
-module (tools count per module, all calls summed) and each tool's totals, explained
-difference and memory figures onto ``report.measurers``.
+Tools report per module (all calls summed, functional ops folded into the module
+they ran in); each module's verdict is shown on its first row in the report.
 """
 
 from __future__ import annotations
 
-from paramscope.reconcile import Report as Reconciled
-from paramscope.reconcile import ToolReport
+from typing import Any
+
+from paramscope.report import MeasurerResult, Report
 
 
-def run_measurers(report, subject, tools, *, fvcore_budget: int | None = None) -> Reconciled:
-    """Run ``tools`` on ``subject`` and record the results in ``report`` (also returned raw)."""
+def _result(tool_report, fvcore_note: str = "") -> MeasurerResult:
+    tr = tool_report
+    if tr.status != "ok":
+        status = tr.status
+    elif not tr.agrees:
+        status = "mismatch"
+    else:  # agrees; layers it cannot count are named, not shown as matches
+        status = "unsupported" if tr.counts.get("unsupported") else "match"
+    checks = dict(tr.checks)
+    total = {tr.metric: tr.measured_total}
+    predicted = {tr.metric: tr.predicted_total}
+    if "params" in checks:
+        predicted["params"], total["params"] = checks["params"]
+    explanation = [f"{category}: {amount:+,}" for category, amount in tr.differences]
+    extra: dict[str, Any] = {"metric": tr.metric, "compared_with": tr.baseline,
+                             "paramscope_total": tr.paramscope_total, "rows": dict(tr.counts)}
+    memory_keys = [k for k in checks if k.endswith("_bytes")]
+    if memory_keys:
+        extra["memory"] = {"predicted": {k: checks[k][0] for k in memory_keys},
+                           "measured": {k: checks[k][1] for k in memory_keys}}
+    other = {k: v for k, v in checks.items() if k != "params" and k not in memory_keys}
+    if other:
+        extra["checks"] = {k: {"predicted": p, "measured": m} for k, (p, m) in other.items()}
+    note = tr.reason
+    if status == "unsupported":
+        blind = tr.counts["unsupported"]
+        ops = ", ".join(f"{op} ×{n}" for op, n in tr.unsupported.items())
+        note = f"{blind} module(s) it cannot count" + (f" ({ops})" if ops else "") + (f"; {note}" if note else "")
+    return MeasurerResult(tr.tool, tr.convention, status, total, predicted,
+                          note=note, explanation=explanation,
+                          unsupported_ops=dict(tr.unsupported), extra=extra)
+
+
+def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget: int | None = None) -> None:
+    """Predict and measure with each tool; a failing tool marks only its own column."""
     from paramscope.measure import MEASURERS
-    from paramscope.reconcile import compare
+    from paramscope.measure.base import failed
+    from paramscope.reconcile import reconcile
 
-    measurers = [MEASURERS[t](fvcore_budget) if t == "fvcore" else MEASURERS[t]() for t in tools]
-    model = subject.meta_model()
-    if subject.source == "spec":
-        model.eval()  # spec graphs describe inference; the built copy is ours to set
-    result = compare(model, subject.graph.input_shape, report.dtype, tools=measurers,
-                     graph=subject.graph)
+    graph = subject.graph
+    try:
+        model = subject.meta_model()
+    except Exception as err:  # building the meta model failed: every tool is skipped
+        for tool in tools:
+            report.measurers[tool] = MeasurerResult(tool, "", "failed",
+                                                    note=f"could not build the model on meta: {err}")
+        return
+    measurers = {}
+    for tool in tools:
+        cls = MEASURERS[tool]
+        measurers[tool] = cls(budget_bytes=fvcore_budget) if tool == "fvcore" and fvcore_budget else cls()
+    predictions, measurements = {}, {}
+    for tool, m in measurers.items():
+        try:
+            predictions[tool] = m.predict(graph)
+        except Exception as err:
+            predictions[tool] = failed(tool, err)
+        try:
+            measurements[tool] = m.measure(model, graph.input_shape, graph.dtype, graph=graph)
+        except Exception as err:
+            measurements[tool] = failed(tool, err)
+    joined = reconcile(graph, measurers, predictions, measurements)
     first_row = {}
     for row in report.layers:
         first_row.setdefault(row.node.name, row)
-    for row in result.rows:
-        target = first_row.get(row.name)
-        for tool, cell in row.cells.items():
-            entry = {"measured": cell.measured, "predicted": cell.predicted,
-                     "status": cell.status, "reason": cell.reason, "scope": "module, all calls"}
+    for module_row in joined.rows:
+        target = first_row.get(module_row.name)
+        for tool, cell in module_row.cells.items():
+            entry = {"status": cell.status, "measured": cell.measured, "predicted": cell.predicted,
+                     "reason": cell.reason}
             if target is not None:
                 target.measured[tool] = entry
-            elif cell.status not in ("match", "skipped", "failed"):
-                report.notes.append(f"{tool}: module {row.name or '(root)'}: {cell.status}, "
-                                    f"{cell.reason}")
-    for tool, summary in result.tools.items():
-        report.measurers[tool] = measurer_result(summary)
-    return result
-
-
-def measurer_result(summary: ToolReport):
-    """One tool's :class:`~paramscope.report.MeasurerResult`."""
-    from paramscope.report import MeasurerResult
-
-    status = summary.status if summary.status != "ok" else (
-        "match" if summary.agrees else "mismatch")
-    checks = summary.checks
-    total = {"flops": summary.measured_total}
-    predicted = {"flops": summary.predicted_total}
-    if "params" in checks:
-        predicted["params"], total["params"] = checks["params"]
-    memory = {k: v for k, v in checks.items() if k.endswith("bytes")}
-    extra = {"metric": summary.metric, "baseline": summary.baseline,
-             "paramscope_total": summary.paramscope_total, "rows": dict(summary.counts)}
-    if memory:
-        extra["memory"] = {"predicted": {k: p for k, (p, _) in memory.items()},
-                           "measured": {k: m for k, (_, m) in memory.items()}}
-    notes = [summary.reason] if summary.reason else []
-    blind = summary.counts.get("unsupported", 0)
-    if blind:
-        notes.append(f"{blind} module(s) are blind spots of {summary.tool} (see their rows)")
-    mismatched = [k for k, (p, m) in checks.items() if m is not None and p != m]
-    if mismatched:
-        notes.append("predicted ≠ measured: " + ", ".join(mismatched))
-    return MeasurerResult(
-        summary.tool, summary.convention, status, total, predicted, "; ".join(notes),
-        [f"{category} {amount:+,}" for category, amount in summary.differences],
-        dict(summary.unsupported), extra)
+            elif cell.status not in ("match", "skipped"):
+                report.notes.append(f"{tool}: module {module_row.name or '(root)'} "
+                                    f"{cell.status}: {cell.reason}")
+    for tool, tool_report in joined.tools.items():
+        report.measurers[tool] = _result(tool_report)
+    for key, n in joined.unrecorded_ops.items():
+        report.notes.append(f"functional op {key} ran {n}× with no formula (not in the totals)")

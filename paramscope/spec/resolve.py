@@ -416,7 +416,8 @@ class Resolver:
             raise SpecError(f"residual sum needs equal shapes: body gives {_shape_text(body_out)} "
                             f"but the shortcut gives {_shape_text(short_out)} "
                             "(add a projection shortcut, e.g. a 1×1 conv with the same stride)")
-        self.nodes.append(LayerNode(module.qualname, "add", {}, (body_out, short_out), body_out))
+        self.nodes.append(LayerNode(module.qualname, "add", {}, (body_out, short_out), body_out,
+                                    functional=True))
         out = body_out
         activation = args.get("activation")
         if activation is not None:
