@@ -107,7 +107,7 @@ def trace(model, input_shape, dtype: str = "float32") -> Graph:
         for module in rec.names:
             handles.append(module.register_forward_pre_hook(rec.enter, with_kwargs=True))
             handles.append(module.register_forward_hook(rec.leave, with_kwargs=True))
-        with torch.no_grad(), _FunctionRecorder(rec):
+        with torch.no_grad(), _function_recorder(rec):
             work(torch.empty(shape, dtype=tdtype, device="meta"))
     except ParamscopeError:
         raise
@@ -377,7 +377,7 @@ def _label(func, name: str) -> str:
     return f"torch.{name}"
 
 
-def _FunctionRecorder(rec: _Recorder):
+def _function_recorder(rec: _Recorder):
     """A TorchFunctionMode that hands every function call to ``rec``."""
     from torch.overrides import TorchFunctionMode
 

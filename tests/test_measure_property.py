@@ -3,10 +3,11 @@ equals the tool's own measurement, layer by layer (torchinfo, fvcore, FlopCounte
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from paramscope.errors import ParamscopeError
 from paramscope.measure import MEASURERS
 from paramscope.trace import trace
 
@@ -41,7 +42,10 @@ def conv_stacks(draw):
 @given(conv_stacks())
 def test_random_stacks_predicted_equal_measured(case):
     model, shape = case
-    graph = trace(model, shape)
+    try:
+        graph = trace(model, shape)
+    except ParamscopeError:  # e.g. a training-mode norm over a single value: torch refuses too
+        reject()
     for tool in MEASURERS:
         m = MEASURERS[tool]()
         pred, meas = m.predict(graph), m.measure(model, shape, graph=graph)

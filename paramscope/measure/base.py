@@ -162,13 +162,6 @@ def failed(tool: str, err: BaseException) -> Measurement:
     return Measurement(tool, "failed", note=f"{type(err).__name__}: {text}")
 
 
-def shape_numel(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 #: kinds whose MACs the tools count as convolution / matrix products.
 CONV_KINDS = frozenset(f"Conv{n}d" for n in (1, 2, 3)) | frozenset(
     f"ConvTranspose{n}d" for n in (1, 2, 3))
