@@ -32,10 +32,23 @@ def _instantiate(node: Module):
 
 
 def call_factory(factory, overrides: dict[str, Any], label: str, device: Any = None):
-    """Call a user factory with ``overrides`` as keyword arguments, on ``device`` if given."""
+    """Call a user factory with ``overrides`` as keyword arguments, on ``device`` if given.
+
+    A factory that raised while building on the meta device gives a TargetError with
+    ``retry_on_cpu = True`` (the caller may try the CPU); arguments the factory does not
+    accept are rejected before it runs.
+    """
+    import inspect
+
     import torch
     from torch import nn
 
+    try:
+        inspect.signature(factory).bind(**overrides)
+    except TypeError as err:
+        raise TargetError(f"{label}: cannot be called with {_kwargs(overrides)}: {err}") from None
+    except ValueError:  # no signature (some builtins): let the call itself decide
+        pass
     try:
         if device is not None:
             with torch.device(device):
@@ -44,10 +57,17 @@ def call_factory(factory, overrides: dict[str, Any], label: str, device: Any = N
             model = factory(**overrides)
     except ParamscopeError:
         raise
-    except TypeError as err:
-        raise TargetError(f"{label}: calling it with {overrides or 'no arguments'} failed: {err}") from None
     except Exception as err:
-        raise TargetError(f"{label}: the factory raised {type(err).__name__}: {err}") from None
+        detail = " ".join(str(err).split())[:300]
+        error = TargetError(f"{label}: the factory raised {type(err).__name__}: {detail}")
+        # a wrong keyword fails on any device; anything else may be the meta device's doing
+        error.retry_on_cpu = str(device) == "meta" and not (
+            isinstance(err, TypeError) and "keyword argument" in str(err))
+        raise error from None
     if not isinstance(model, nn.Module):
         raise TargetError(f"{label}: the factory returned {type(model).__name__}, not an nn.Module")
     return model
+
+
+def _kwargs(overrides: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in overrides.items()) or "no arguments"
