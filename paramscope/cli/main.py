@@ -26,6 +26,7 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     from paramscope.cli import spec_commands  # noqa: F401  (registers list/show/schema)
+    from paramscope.cli import sweep_commands  # noqa: F401  (registers sweep)
     try:
         from paramscope.cli import analysis_commands  # noqa: F401
     except ImportError:  # analysis commands not present in this build

@@ -1,0 +1,64 @@
+"""The sweep command: one row per point of a design space (analytic unless --measure)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from paramscope.cli.main import app
+from paramscope.cli.options import BatchOpt, TargetArg, parse_choice
+
+SweepSetOpt = Annotated[Optional[list[str]], typer.Option(
+    "--set", "-s", help="A parameter and its values: key=v1,v2,... (YAML scalars or flow lists: "
+                        "depths=[3,4,6,3],[3,4,23,3]). Repeatable; the points are the Cartesian product.",
+    show_default=False)]
+SweepInputOpt = Annotated[Optional[list[str]], typer.Option(
+    "--input", "-i", help="Input sizes: 224,320,448 (H=W), 3x32x32 or 2x3x224x224 each. Repeatable.",
+    show_default=False)]
+ZipOpt = Annotated[bool, typer.Option(
+    "--zip", help="Pair the i-th values of every list (equal lengths; a single value applies to all) "
+                  "instead of taking the Cartesian product.")]
+SweepMeasureOpt = Annotated[str, typer.Option(
+    "--measure", "-m", help="Tools to run at every point: torchinfo,fvcore,flop_counter, all, or none.")]
+SweepDtypeOpt = Annotated[str, typer.Option("--dtype", help="float32, float16, bfloat16 or float64.")]
+SweepFormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown.")]
+
+
+@app.command("sweep")
+def sweep_command(target: TargetArg, set: SweepSetOpt = None, zip_: ZipOpt = False,
+                  input: SweepInputOpt = None, batch: BatchOpt = None, measure: SweepMeasureOpt = "none",
+                  dtype: SweepDtypeOpt = "float32", fmt: SweepFormatOpt = "table") -> None:
+    """One row per point of a design space: params, MACs, FLOPs, activations and ratios to the first row."""
+    from paramscope.sweep import parse_axes, parse_inputs, sweep, to_csv, to_markdown
+
+    parse_choice("--format", fmt, ("table", "json", "csv", "markdown"))
+    result = sweep(target, parse_axes(set), parse_inputs(input), batch=batch, zip=zip_,
+                   measure=measure, dtype=dtype)
+    if fmt == "json":
+        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        typer.echo(to_csv(result), nl=False)
+    elif fmt == "markdown":
+        typer.echo(to_markdown(result), nl=False)
+    else:
+        _print_table(result)
+
+
+def _print_table(result) -> None:
+    from paramscope.render.console import make_console, simple_table
+    from paramscope.sweep import cells, columns
+
+    numeric = ("params", "MACs", "FLOPs", "activations", "params ×", "MACs ×", "FLOPs ×")
+    table = simple_table(columns(result), numeric=numeric)
+    for row in result.rows:
+        table.add_row(*cells(result, row))
+    console = make_console()
+    console.print(table)
+    notes = dict.fromkeys(n for row in result.rows for n in row.notes)
+    for note in notes:
+        console.print(f"note: {note}")
+    failed = sum(1 for r in result.rows if r.error)
+    if failed:
+        console.print(f"{failed} of {len(result.rows)} points could not be analysed (see their rows)")
