@@ -26,6 +26,12 @@ _SCALAR_TAGS = {
 }
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+#: libyaml's parser when PyYAML has it (several times faster, same nodes); the pure-Python
+#: parser re-reads a file libyaml rejects, for its more precise error messages.  libyaml
+#: recurses on the C stack, so it only gets texts that cannot nest deeply: every nesting
+#: level needs one of the indicator characters counted below.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+_FAST_MAX_INDICATORS = 4000
 
 
 class Map(dict):
@@ -115,7 +121,7 @@ def load_text(text: str, file: str = "<string>"):
     if "\x00" in text:
         raise SpecError("spec is binary (contains NUL bytes), expected YAML text", file=file)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
@@ -131,6 +137,15 @@ def load_text(text: str, file: str = "<string>"):
         return _Converter(file).convert(node)
     except RecursionError:
         raise LimitError(f"spec nests deeper than {MAX_DEPTH} levels", file=file) from None
+
+
+def _compose(text: str):
+    if _FAST_LOADER is not None and sum(map(text.count, "[{-?:")) <= _FAST_MAX_INDICATORS:
+        try:
+            return yaml.compose(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            pass  # re-parse below for the pure-Python parser's message
+    return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
 def load_file(path: str):
