@@ -29,6 +29,7 @@ def _register_commands() -> None:
     from paramscope.cli import sweep_commands  # noqa: F401  (registers sweep)
     try:
         from paramscope.cli import analysis_commands  # noqa: F401
+        from paramscope.cli import compare_commands  # noqa: F401  (registers compare/explain)
     except ImportError:  # analysis commands not present in this build
         pass
 

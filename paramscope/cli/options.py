@@ -89,3 +89,9 @@ def parse_choice(option: str, value: str, choices: tuple[str, ...]) -> str:
         raise ParamscopeError(f"{option} must be one of {', '.join(choices)}, got {value!r}"
                               f"{closest(value, choices)}")
     return value
+
+ExportFormatOpt = Annotated[str, typer.Option(
+    "--format", "-f", help="table, json, csv or markdown (GitHub pipe tables).")]
+OutputOpt = Annotated[Optional[str], typer.Option(
+    "--output", "-o", help="Write to FILE (atomically: the old file stays intact on failure) "
+                           "instead of stdout.", show_default=False)]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from paramscope.render.console import simple_table
-from paramscope.render.units import commas, megabytes, pick_unit, scaled, shape_text
+from paramscope.render.export import Col, Grid, csv_text, markdown_document, rich_table
+from paramscope.render.groups import group_by_depth
+from paramscope.render.units import commas, megabytes, percent, pick_unit, scaled, shape_text
 from paramscope.report import Report
 
 TOOL_TITLES = {"torchinfo": "torchinfo mult-adds", "fvcore": "fvcore flops",
@@ -17,13 +18,15 @@ def mark(status: str | None) -> str:
     return _MARK.get(status or "", "")
 
 
-def layer_table(report: Report, rows=None):
+def layer_grid(report: Report, rows=None) -> Grid:
+    """One row per layer call: name, kind, output, params, MACs, each tool's figure, status."""
     rows = report.layers if rows is None else rows
     tools = list(report.measurers)
     macs_unit = pick_unit(r.cost.macs for r in rows)
-    table = simple_table(["layer", "kind", "output", "params", "MACs",
-                          *(TOOL_TITLES.get(t, t) for t in tools), "status"],
-                         numeric=("params", "MACs", *(TOOL_TITLES.get(t, t) for t in tools)))
+    # on a narrow terminal drop kind first, then output, status, and each tool's column last
+    grid = Grid([Col("layer"), Col("kind", optional=4), Col("output", optional=3), Col("params", numeric=True),
+                 Col("MACs", numeric=True), *(Col(TOOL_TITLES.get(t, t), numeric=True, optional=1) for t in tools),
+                 Col("status", optional=2)])
     for row in rows:
         cells = [row.node.key or "(root)", row.node.kind, shape_text(row.node.out_shape),
                  commas(row.params) if row.params else "--", scaled(row.cost.macs, macs_unit)]
@@ -32,67 +35,151 @@ def layer_table(report: Report, rows=None):
             value = m.get("measured")
             cells.append(f"{commas(value) if value is not None else '--'} {mark(m.get('status'))}".strip())
         cells.append(row.status)
-        table.add_row(*cells)
-    return table
+        grid.add(*cells)
+    return grid
 
 
-def totals_table(report: Report):
+def layer_table(report: Report, rows=None, width: int | None = None, plain: bool | None = None):
+    return rich_table(layer_grid(report, rows), width=width, plain=plain)
+
+
+def depth_grid(report: Report, depth: int) -> Grid:
+    """Rows grouped by module depth, with subtotals that add up to the totals."""
+    groups = group_by_depth(report, depth)
     t = report.totals
-    table = simple_table(["total", "value"], numeric=("value",))
-    table.add_row("params", f"{t['params']:,}")
-    table.add_row("  trainable", f"{t['trainable_params']:,}")
-    table.add_row("  frozen", f"{t['frozen_params']:,}")
-    table.add_row("buffers (not params)", f"{t['buffers']:,}")
-    table.add_row("MACs", f"{t['macs']:,} ({scaled(t['macs'], pick_unit([t['macs']]))})")
-    table.add_row("FLOPs", f"{t['flops']:,} ({scaled(t['flops'], pick_unit([t['flops']]))})")
-    table.add_row("input", megabytes(t["input_bytes"]))
-    table.add_row("activations (forward)", megabytes(t["activation_bytes"]))
-    table.add_row("params memory", megabytes(t["param_bytes"]))
-    return table
+    grid = Grid([Col("module"), Col("kind", optional=2), Col("output", optional=1),
+                 Col("layers", numeric=True, optional=3), Col("params", numeric=True),
+                 Col("share", numeric=True, optional=4), Col("MACs", numeric=True),
+                 Col("FLOPs", numeric=True, optional=3)], title=f"By module, depth {depth}")
+    for g in groups:
+        grid.add(g.name, g.kind, shape_text(g.out_shape), len(g.rows), commas(g.params) if g.params else "--",
+                 percent(g.params, t["params"]), g.macs, g.flops)
+    if report.extra_params:
+        grid.add("(containers)", "", "", 0, report.extra_params, percent(report.extra_params, t["params"]), 0, 0)
+    grid.add_footer("total", "", "", len(report.layers), t["params"], percent(t["params"], t["params"]),
+                    t["macs"], t["flops"])
+    return grid
 
 
-def memory_table(report: Report):
+def totals_grid(report: Report) -> Grid:
+    t = report.totals
+    grid = Grid([Col("total"), Col("value", numeric=True)])
+    grid.add("params", f"{t['params']:,}")
+    grid.add("  trainable", f"{t['trainable_params']:,}")
+    grid.add("  frozen", f"{t['frozen_params']:,}")
+    grid.add("buffers (not params)", f"{t['buffers']:,}")
+    grid.add("MACs", f"{t['macs']:,} ({scaled(t['macs'], pick_unit([t['macs']]))})")
+    grid.add("FLOPs", f"{t['flops']:,} ({scaled(t['flops'], pick_unit([t['flops']]))})")
+    grid.add("input", megabytes(t["input_bytes"]))
+    grid.add("activations (forward)", megabytes(t["activation_bytes"]))
+    grid.add("params memory", megabytes(t["param_bytes"]))
+    return grid
+
+
+def totals_table(report: Report, width: int | None = None, plain: bool | None = None):
+    return rich_table(totals_grid(report), width=width, plain=plain)
+
+
+def memory_grid(report: Report) -> Grid | None:
     """torchinfo's memory estimate, as paramscope predicts it and torchinfo measured it."""
     info = report.measurers.get("torchinfo")
     memory = (info.extra or {}).get("memory") if info else None
     if not memory:
         return None
-    table = simple_table(["memory (torchinfo convention)", "predicted", "torchinfo"],
-                         numeric=("predicted", "torchinfo"))
+    grid = Grid([Col("memory (torchinfo convention)"), Col("predicted", numeric=True),
+                 Col("torchinfo", numeric=True)])
     for key, label in (("input_bytes", "input size"), ("forward_backward_bytes", "forward/backward pass size"),
                        ("params_bytes", "params size"), ("total_bytes", "estimated total size")):
         pred = memory.get("predicted", {}).get(key)
         meas = memory.get("measured", {}).get(key)
-        table.add_row(label, megabytes(pred) if pred is not None else "--",
-                      megabytes(meas) if meas is not None else "--")
-    return table
+        grid.add(label, megabytes(pred) if pred is not None else "--",
+                 megabytes(meas) if meas is not None else "--")
+    return grid
 
 
-def reconciliation_table(report: Report):
+def memory_table(report: Report, width: int | None = None, plain: bool | None = None):
+    grid = memory_grid(report)
+    return None if grid is None else rich_table(grid, width=width, plain=plain)
+
+
+def reconciliation_grid(report: Report) -> Grid | None:
+    """Per tool: its total, paramscope's prediction of it, and why it differs from paramscope."""
     if not report.measurers:
         return None
-    table = simple_table(["tool", "convention", "measured total", "predicted", "status", "why it differs from paramscope"],
-                         numeric=("measured total", "predicted"))
+    grid = Grid([Col("tool"), Col("counts", optional=1), Col("tool total", numeric=True),
+                 Col("predicted", numeric=True), Col("status"), Col("difference from paramscope, by category")])
     for tool, m in report.measurers.items():
-        measured = m.total.get("flops") if m.total else None
-        predicted = m.predicted.get("flops") if m.predicted else None
-        why = "; ".join(m.explanation) or m.note
-        if m.note and m.explanation:
-            why = f"{why}; {m.note}"
-        table.add_row(tool, m.convention.split(".")[0], commas(measured), commas(predicted),
-                      f"{mark(m.status)} {m.status}", why)
-    return table
+        metric = m.extra.get("metric", "")
+        versus = m.extra.get("compared_with", "")
+        why = "; ".join(m.explanation) or ("none" if m.status == "match" else "")
+        if m.note:
+            why = f"{why}; {m.note}" if why else m.note
+        grid.add(tool, f"{metric} vs {versus}" if metric else "--", commas(m.total.get(metric)),
+                 commas(m.predicted.get(metric)), f"{mark(m.status)} {m.status}", why)
+    return grid
 
 
-def summary_renderables(report: Report) -> list[Any]:
-    from rich.text import Text
+def reconciliation_table(report: Report, width: int | None = None, plain: bool | None = None):
+    grid = reconciliation_grid(report)
+    return None if grid is None else rich_table(grid, width=width, plain=plain)
 
-    head = Text(f"{report.target}  input {shape_text(report.input_shape)}  {report.dtype}  "
-                f"({'spec' if report.source == 'spec' else 'traced on meta'})", style="bold")
-    parts: list[Any] = [head, layer_table(report), totals_table(report)]
-    for extra in (memory_table(report), reconciliation_table(report)):
+
+def head_line(report: Report) -> str:
+    return (f"{report.target}  input {shape_text(report.input_shape)}  {report.dtype}  "
+            f"({'spec' if report.source == 'spec' else 'traced on meta'})")
+
+
+def summary_grids(report: Report, depth: int | None = None) -> list[Grid | str]:
+    """Everything ``summary`` shows, as Grids and note strings (terminal and Markdown)."""
+    parts: list[Grid | str] = [depth_grid(report, depth) if depth else layer_grid(report), totals_grid(report)]
+    for extra in (memory_grid(report), reconciliation_grid(report)):
         if extra is not None:
             parts.append(extra)
-    for note in report.notes:
-        parts.append(Text(f"note: {note}"))
+    parts += [f"note: {note}" for note in report.notes]
     return parts
+
+
+def summary_renderables(report: Report, depth: int | None = None, width: int | None = None,
+                        plain: bool | None = None) -> list[Any]:
+    from rich.text import Text
+
+    out: list[Any] = [Text(head_line(report), style=None if plain else "bold")]
+    for part in summary_grids(report, depth):
+        out.append(rich_table(part, width=width, plain=plain) if isinstance(part, Grid) else Text(part))
+    return out
+
+
+def summary_markdown(report: Report, depth: int | None = None) -> str:
+    return markdown_document(summary_grids(report, depth), title=f"`{report.target}` — input "
+                             f"{shape_text(report.input_shape)}, {report.dtype}")
+
+
+LAYER_CSV = ("name", "module", "kind", "call_index", "in_shape", "out_shape", "params", "weight", "bias",
+             "trainable_params", "macs", "flops", "activation_bytes", "status")
+DEPTH_CSV = ("module", "kind", "layers", "out_shape", "params", "macs", "flops", "activation_bytes")
+
+
+def summary_csv(report: Report, depth: int | None = None) -> str:
+    """One row per layer call (or per module group with ``depth``); integers unformatted."""
+    def dims(shape) -> str:
+        return "x".join(str(d) for d in shape)
+
+    if depth:
+        rows = [[g.name, g.kind, len(g.rows), dims(g.out_shape), g.params, g.macs, g.flops, g.activation_bytes]
+                for g in group_by_depth(report, depth)]
+        if report.extra_params:
+            rows.append(["(containers)", "", 0, "", report.extra_params, 0, 0, 0])
+        return csv_text(DEPTH_CSV, rows)
+    tools = list(report.measurers)
+    header = [*LAYER_CSV, *(f"{t}_{k}" for t in tools for k in ("measured", "predicted", "status"))]
+    rows = []
+    for r in report.layers:
+        d = r.to_dict()
+        row = [d["name"], d["module"], d["kind"], d["call_index"], dims(d["in_shape"]), dims(d["out_shape"]),
+               d["params"], r.cost.params.get("weight", 0), r.cost.params.get("bias", 0), d["trainable_params"],
+               d["macs"], d["flops"], d["activation_bytes"], d["status"]]
+        for t in tools:
+            m = r.measured.get(t, {})
+            row += [m.get("measured"), m.get("predicted"), m.get("status")]
+        rows.append(row)
+    return csv_text(header, rows)

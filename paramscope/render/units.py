@@ -24,7 +24,7 @@ def scaled(value: int | None, unit: tuple[int, str], digits: int = 2) -> str:
     divisor, suffix = unit
     if value is None:
         return "--"
-    if divisor == 1:
+    if divisor == 1 or value == 0:
         return f"{value:,}"
     return f"{value / divisor:,.{digits}f} {suffix}"
 
@@ -39,11 +39,25 @@ def shape_text(shape) -> str:
 
 
 def ratio_text(value: int, base: int, noun: str) -> str:
-    """'27.5× fewer params' / '3.2× more MACs' / 'same MACs' relative to ``base``."""
+    """'27.5× fewer params' / '3.2× more MACs' / '2.1% fewer params' (within 10%) / 'same MACs'."""
     if not value or not base:
         return "--"
     if value == base:
         return f"same {noun}"
-    if value < base:
-        return f"{base / value:,.1f}× fewer {noun}"
-    return f"{value / base:,.1f}× more {noun}"
+    big, small = max(value, base), min(value, base)
+    word = "fewer" if value < base else "more"
+    if big / small < 1.1:
+        return f"{100 * (big - small) / base:.1f}% {word} {noun}"
+    return f"{big / small:,.1f}× {word} {noun}"
+
+
+def percent(part: int, whole: int) -> str:
+    """``'85.1%'``; ``'--'`` when the whole is 0."""
+    return f"{100 * part / whole:.1f}%" if whole else "--"
+
+
+def cell_width(text: str) -> int:
+    """Terminal cells taken by ``text`` (its widest line)."""
+    from rich.cells import cell_len
+
+    return max((cell_len(line) for line in str(text).split("\n")), default=0)

@@ -1,0 +1,132 @@
+"""Commands that compare and explain: compare, explain."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from paramscope.cli.analysis_commands import DtypeOpt, _analyze
+from paramscope.cli.main import app, fail
+from paramscope.cli.options import (BatchOpt, ExportFormatOpt, InputOpt, OutputOpt, SetOpt, TargetArg,
+                                    parse_choice)
+from paramscope.render.export import FORMATS
+
+CompareMeasureOpt = Annotated[str, typer.Option(
+    "--measure", "-m", help="Tools to run on every target: torchinfo,fvcore,flop_counter, all, or none. "
+                            "Default none (formulas only); 'all' adds a check mark per target.")]
+PLOT_TYPES = (".png", ".svg")
+
+
+def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str):
+    """Reports for each target, with a spinner on stderr when that takes a while."""
+    from paramscope.analysis import parse_measure
+    from paramscope.render.progress import status
+
+    tools = parse_measure(measure)
+    reports = []
+    with status(f"analysing {targets[0]}", enabled=bool(tools) or len(targets) > 2) as update:
+        for i, target in enumerate(targets):
+            update(f"analysing {target} ({i + 1}/{len(targets)})"
+                   + (f", measuring with {', '.join(tools)}" if tools else ""))
+            reports.append(_measured_analyze(target, input, batch, sets, measure, dtype))
+    return reports
+
+
+def _measured_analyze(target, input, batch, sets, measure, dtype):
+    try:
+        return _analyze(target, input, batch, sets, measure, dtype)
+    except ModuleNotFoundError as err:
+        if (err.name or "").startswith("paramscope.measure"):
+            raise fail("--measure: the measurers are not available in this build; use --measure none")
+        raise
+
+
+def _labels(targets: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for t in targets:
+        seen[t] = seen.get(t, 0) + 1
+        out.append(t if seen[t] == 1 else f"{t} ({seen[t]})")
+    return out
+
+
+@app.command()
+def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targets; ratios are against the first.",
+                                                         show_default=False)],
+            input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+            measure: CompareMeasureOpt = "none", dtype: DtypeOpt = "float32",
+            fmt: ExportFormatOpt = "table", output: OutputOpt = None,
+            plot: Annotated[Optional[str], typer.Option(
+                "--plot", help="Also draw params and MACs per stage to FILE.png or FILE.svg (needs matplotlib).",
+                show_default=False)] = None,
+            layers: Annotated[bool, typer.Option("--layers/--no-layers",
+                                                 help="Show the per-layer section.")] = True) -> None:
+    """Side-by-side costs, ratios to the first target, per-stage subtotals and bar charts."""
+    parse_choice("--format", fmt, FORMATS)
+    if len(targets) < 2:
+        raise fail("compare needs at least two targets (paramscope summary shows one)")
+    if plot is not None:
+        _check_plot(plot)
+    from paramscope.render import compare as render
+
+    cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype), _labels(targets))
+    from paramscope.render.export import csv_text, publish
+
+    publish(fmt, output,
+            table=lambda width, plain: render.compare_renderables(cmp, width=width, plain=plain, layers=layers),
+            json_data=lambda: render.compare_dict(cmp),
+            csv=lambda: csv_text(render.CSV_HEADER, render.compare_csv_rows(cmp)),
+            markdown=lambda: render.compare_markdown(cmp, layers=layers))
+    if plot is not None:
+        render.plot_stages(cmp, plot)
+
+
+def _check_plot(path: str) -> None:
+    if os.path.splitext(path)[1].lower() not in PLOT_TYPES:
+        raise fail(f"--plot {path}: the file name must end in .png or .svg")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise fail("--plot needs matplotlib, which is not installed (pip install 'paramscope[plot]')") from None
+
+
+@app.command()
+def explain(target: TargetArg,
+            layer_args: Annotated[Optional[list[str]], typer.Argument(
+                metavar="[LAYER]...", help="Layers, container prefixes (layer1.0) or stages to zoom into.",
+                show_default=False)] = None,
+            layer: Annotated[Optional[list[str]], typer.Option(
+                "--layer", "-l", help="A layer or container prefix to zoom into. Repeatable.",
+                show_default=False)] = None,
+            quantity: Annotated[str, typer.Option(
+                "--quantity", "-q", help="Which derivations: params, macs, flops (comma list) or all.")] = "params,macs",
+            input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+            dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table", output: OutputOpt = None) -> None:
+    """The derivation of every figure from the formulas: per layer, per stage, the total."""
+    parse_choice("--format", fmt, FORMATS)
+    from paramscope.render import explain as render
+    from paramscope.render.export import csv_text, publish
+
+    quantities = _quantities(quantity)
+    report = _analyze(target, input, batch, set, "none", dtype)
+    scopes = [*(layer_args or []), *(layer or [])]
+    exps = [render.explain(report, scope, quantities) for scope in scopes] if scopes else [
+        render.explain(report, None, quantities)]
+    publish(fmt, output,
+            table=lambda width, plain: render.explain_renderables(exps, width=width, plain=plain),
+            json_data=lambda: [e.to_dict() for e in exps] if scopes else exps[0].to_dict(),
+            csv=lambda: csv_text(render.CSV_HEADER, render.explain_csv_rows(exps)),
+            markdown=lambda: render.explain_markdown(exps))
+
+
+def _quantities(text: str) -> tuple[str, ...]:
+    from paramscope.render.explain import QUANTITIES
+
+    if text.strip() == "all":
+        return QUANTITIES
+    names = [q.strip().lower() for q in text.split(",") if q.strip()]
+    for name in names:
+        parse_choice("--quantity", name, (*QUANTITIES, "all"))
+    return tuple(q for q in QUANTITIES if q in names) or QUANTITIES[:2]

@@ -1,0 +1,70 @@
+"""``check``: one row per target (params, MACs, each tool's verdict) and every mismatch named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paramscope.render.export import Col, Grid, csv_text, markdown_document, rich_table
+from paramscope.report import LayerRow, Report
+
+Result = tuple[str, Report, list[LayerRow]]  # target, report, layers that mismatch
+
+
+def _tools(results: list[Result]) -> list[str]:
+    return list(dict.fromkeys(t for _, r, _ in results for t in r.measurers))
+
+
+def check_grid(results: list[Result]) -> Grid:
+    tools = _tools(results)
+    grid = Grid([Col("target"), Col("params", numeric=True), Col("MACs", numeric=True, optional=1),
+                 *(Col(t) for t in tools), Col("result")])
+    for name, report, bad in results:
+        cells: list[Any] = [name, report.totals["params"], report.totals["macs"]]
+        for tool in tools:
+            m = report.measurers.get(tool)
+            cells.append("--" if m is None else
+                         m.status + (f" ({m.note})" if m.status != "match" and m.note else ""))
+        cells.append("ok" if report.ok else f"MISMATCH ({len(bad)} layers)")
+        grid.add(*cells)
+    return grid
+
+
+def mismatch_lines(results: list[Result]) -> list[str]:
+    lines = []
+    for name, _, bad in results:
+        for row in bad:
+            for tool, m in row.measured.items():
+                if m.get("status") == "mismatch":
+                    lines.append(f"{name}: {row.node.key} ({row.node.kind}) {tool}: measured "
+                                 f"{m.get('measured')}, predicted {m.get('predicted')} — {m.get('reason', '')}")
+    return lines
+
+
+def check_renderables(results: list[Result], *, width: int, plain: bool) -> list[Any]:
+    from rich.text import Text
+
+    return [rich_table(check_grid(results), width=width, plain=plain),
+            *(Text(line) for line in mismatch_lines(results))]
+
+
+def check_dict(results: list[Result]) -> list[dict[str, Any]]:
+    return [{"target": n, "ok": r.ok, "totals": r.totals, "mismatches": [b.to_dict() for b in bad],
+             "measurers": {k: m.to_dict() for k, m in r.measurers.items()}} for n, r, bad in results]
+
+
+def check_csv(results: list[Result]) -> str:
+    tools = _tools(results)
+    rows = []
+    for name, report, bad in results:
+        rows.append([name, report.totals["params"], report.totals["macs"],
+                     *((report.measurers[t].status if t in report.measurers else "") for t in tools),
+                     "ok" if report.ok else "mismatch", len(bad)])
+    return csv_text(["target", "params", "macs", *tools, "result", "mismatched_layers"], rows)
+
+
+def check_markdown(results: list[Result]) -> str:
+    parts: list[Grid | str] = [check_grid(results)]
+    lines = mismatch_lines(results)
+    if lines:
+        parts.append("\n".join(f"- {line}" for line in lines))
+    return markdown_document(parts)

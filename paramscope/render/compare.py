@@ -1,0 +1,412 @@
+"""``compare``: several Reports side by side.
+
+:class:`Comparison` is plain data (ratios, per-stage groups, per-layer
+alignment); the functions below turn it into Grids (terminal, Markdown), CSV
+rows and JSON.  Every figure comes from the Reports and every arithmetic line
+from the formulas' Terms; nothing is recomputed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from typing import Any
+
+from paramscope.render.export import Col, Grid
+from paramscope.render.groups import Group, stage_prefix, stages
+from paramscope.render.units import commas, megabytes, percent, pick_unit, ratio_text, scaled, shape_text
+from paramscope.report import LayerRow, Report
+
+#: name alignment is tried only below this many layers per target (it is quadratic)
+MAX_NAME_ALIGN = 5000
+#: weight-arithmetic rows shown before "… N more"
+ARITHMETIC_ROWS = 8
+
+
+@dataclass
+class Aligned:
+    """One row of a side-by-side table: a label and one item per target (None: absent)."""
+
+    label: str
+    items: list[Any]
+
+
+@dataclass
+class Comparison:
+    reports: list[Report]
+    labels: list[str]
+    stage_groups: list[list[Group]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.stage_groups:
+            self.stage_groups = [stages(r) for r in self.reports]
+
+    @property
+    def baseline(self) -> Report:
+        return self.reports[0]
+
+    # ------------------------------------------------------------------ ratios
+
+    def ratios(self) -> list[dict[str, Any]]:
+        """Each target against the first: value / baseline, and the sentence for it."""
+        base = self.baseline.totals
+        out = []
+        for label, report in zip(self.labels, self.reports):
+            t = report.totals
+            entry: dict[str, Any] = {"target": label, "baseline": self.labels[0]}
+            for key, noun in (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs"),
+                              ("activation_bytes", "activation memory")):
+                entry[key] = round(t[key] / base[key], 6) if base[key] else None
+                text = ratio_text(t[key], base[key], noun)
+                entry[f"{key}_text"] = text.replace("fewer", "less") if key == "activation_bytes" else text
+            out.append(entry)
+        return out
+
+    # ------------------------------------------------------------------ layers
+
+    def layer_alignment(self) -> tuple[str, list[Aligned]]:
+        """``("name" | "position", rows)`` over the layers with parameters or MACs.
+
+        Rows align by module name (below each target's single top container, so
+        ``conv1`` meets ``block.conv1``) when the targets share at least half of
+        their names and the names are not just Sequential indices; otherwise by
+        position of the parameterised layers.
+        """
+        per_target = []
+        for report in self.reports:
+            prefix = stage_prefix(report)
+            rows = [r for r in report.layers if r.params or r.cost.macs]
+            per_target.append({_strip(r.node.key, prefix): r for r in rows})
+        if len(per_target) > 1 and _names_match([list(m) for m in per_target]):
+            order = _merge_orders([list(m) for m in per_target])
+            return "name", [Aligned(k, [m.get(k) for m in per_target]) for k in order]
+        columns = [list(m.values()) for m in per_target]
+        return "position", [Aligned(f"#{i + 1}", list(items))
+                            for i, items in enumerate(zip_longest(*columns))]
+
+    def stage_alignment(self) -> tuple[str, list[Aligned]]:
+        """Stages side by side: by name when the targets share most stage names
+        (resnet50 / cifar-resnet: stem, layer1 …), else by position."""
+        names = [[g.name for g in groups] for groups in self.stage_groups]
+        if len(names) > 1 and all(len(set(n)) == len(n) for n in names) and _names_match(names):
+            by_name = [{g.name: g for g in groups} for groups in self.stage_groups]
+            return "name", [Aligned(n, [m.get(n) for m in by_name]) for n in _merge_orders(names)]
+        return "position", [Aligned(f"#{i + 1}", list(items))
+                            for i, items in enumerate(zip_longest(*self.stage_groups))]
+
+    @property
+    def has_stages(self) -> bool:
+        """True when some target is a network with at least two costed stages (not one block)."""
+        for report, groups in zip(self.reports, self.stage_groups):
+            costed = [g for g in groups if g.params or g.macs]
+            containers = [g for g in groups if g.kind != "layers"]
+            if len(costed) >= 2 and (not stage_prefix(report) or len(containers) >= 2):
+                return True
+        return False
+
+
+def _strip(key: str, prefix: str) -> str:
+    if prefix and key.startswith(prefix):
+        return key[len(prefix):]
+    if prefix and key.startswith(prefix[:-1] + ":"):
+        return key[len(prefix) - 1:]
+    return key
+
+
+def _names_match(keys: list[list[str]]) -> bool:
+    if any(len(k) > MAX_NAME_ALIGN or not k for k in keys):
+        return False
+    if any(all(name.split("#")[0].isdigit() for name in k) for k in keys):
+        return False  # a numbered Sequential: its indices are positions, not names
+    common = set(keys[0]).intersection(*map(set, keys[1:]))
+    return len(common) * 2 >= min(len(k) for k in keys)
+
+
+def _merge_orders(keys: list[list[str]]) -> list[str]:
+    """Union of the key lists, each new key placed after its predecessor in its own list."""
+    merged = list(keys[0])
+    for other in keys[1:]:
+        present = set(merged)
+        pos = -1
+        for k in other:
+            if k in present:
+                pos = merged.index(k)
+            else:
+                merged.insert(pos + 1, k)
+                present.add(k)
+                pos += 1
+    return merged
+
+
+# ---------------------------------------------------------------------- grids
+
+
+def _measured(report: Report) -> str:
+    if not report.measurers:
+        return "not measured"
+    statuses = [m.status for m in report.measurers.values()]
+    agree = sum(1 for s in statuses if s in ("match", "skipped"))
+    return f"{'✓' if report.ok else '✗'} {agree}/{len(statuses)} tools agree"
+
+
+def headline_grid(cmp: Comparison) -> Grid:
+    grid = Grid([Col(""), *(Col(label, numeric=True) for label in cmp.labels)],
+                title=f"Compared with {cmp.labels[0]}" if len(cmp.labels) > 1 else None)
+    totals = [r.totals for r in cmp.reports]
+    weight = [sum(row.cost.params.get("weight", 0) for row in r.layers) for r in cmp.reports]
+    bias = [sum(row.cost.params.get("bias", 0) for row in r.layers) for r in cmp.reports]
+    grid.add("input", *(shape_text(r.input_shape) for r in cmp.reports))
+    grid.add("params", *(t["params"] for t in totals))
+    grid.add("  weight / bias", *(f"{w:,} / {b:,}" for w, b in zip(weight, bias)))
+    other = [t["params"] - w - b for t, w, b in zip(totals, weight, bias)]
+    if any(other):
+        grid.add("  other params", *other)
+    grid.add("MACs", *(t["macs"] for t in totals))
+    grid.add("FLOPs", *(t["flops"] for t in totals))
+    grid.add("activation memory", *(megabytes(t["activation_bytes"]) for t in totals))
+    grid.add("output", *(shape_text(_output(r)) for r in cmp.reports))
+    grid.add("depth (layers with params)", *(sum(1 for row in r.layers if row.params) for r in cmp.reports))
+    if len(cmp.reports) > 1:
+        ratios = cmp.ratios()
+        for key, noun in (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs")):
+            grid.add(f"{noun} vs first", "baseline", *(r[f"{key}_text"] for r in ratios[1:]))
+    grid.add("measured", *(_measured(r) for r in cmp.reports))
+    return grid
+
+
+def _output(report: Report):
+    return report.layers[-1].node.out_shape if report.layers else report.input_shape
+
+
+def stage_grid(cmp: Comparison) -> Grid:
+    mode, rows = cmp.stage_alignment()
+    macs_units = [pick_unit(g.macs for g in groups) for groups in cmp.stage_groups]
+    cols = [Col("stage" if mode == "name" else "#")]
+    for label in cmp.labels:
+        if mode == "position":
+            cols.append(Col("stage", group=label))
+        cols += [Col("params", numeric=True, group=label),
+                 Col("share", numeric=True, optional=2, group=label),
+                 Col("MACs", numeric=True, optional=1, group=label)]
+    grid = Grid(cols, title="Per stage")
+    for aligned in rows:
+        cells: list[Any] = [aligned.label]
+        for i, group in enumerate(aligned.items):
+            total = cmp.reports[i].totals["params"]
+            if mode == "position":
+                cells.append(group.name if group else "")
+            cells += ([group.params, percent(group.params, total), scaled(group.macs, macs_units[i])]
+                      if group else ["", "", ""])
+        grid.add(*cells)
+    footer: list[Any] = ["total"]
+    for i, report in enumerate(cmp.reports):
+        t = report.totals
+        if mode == "position":
+            footer.append("")
+        footer += [t["params"], percent(t["params"], t["params"]), scaled(t["macs"], macs_units[i])]
+    grid.add_footer(*footer)
+    return grid
+
+
+def layer_grid(cmp: Comparison) -> Grid:
+    mode, rows = cmp.layer_alignment()
+    units = []
+    for i in range(len(cmp.reports)):
+        units.append(pick_unit(a.items[i].cost.macs for a in rows if a.items[i] is not None))
+    cols = [Col("layer" if mode == "name" else "#")]
+    for label in cmp.labels:
+        if mode == "position":
+            cols.append(Col("layer", group=label))
+        cols += [Col("params", numeric=True, group=label), Col("MACs", numeric=True, optional=1, group=label)]
+    title = "Per layer (layers with params or MACs; " + (
+        "aligned by module name)" if mode == "name" else "aligned by position)")
+    grid = Grid(cols, title=title)
+    for aligned in rows:
+        cells: list[Any] = [aligned.label]
+        for i, row in enumerate(aligned.items):
+            if mode == "position":
+                cells.append(row.node.key if row else "")
+            cells += [row.params if row else "", scaled(row.cost.macs, units[i]) if row else ""]
+        grid.add(*cells)
+    return grid
+
+
+def _term(row: LayerRow | None, quantity: str) -> str:
+    if row is None:
+        return "--"
+    for term in row.cost.terms:
+        if term.quantity == quantity:
+            return term.expression if term.expression == f"{term.value:,}" else f"{term.expression} = {term.value:,}"
+    return ""
+
+
+def arithmetic_grid(cmp: Comparison, limit: int | None = ARITHMETIC_ROWS) -> tuple[Grid | None, int]:
+    """Weight, bias and MACs arithmetic of the aligned multiply-accumulating layers
+    (conv, linear …) whose weight or MACs formula differs between targets.
+
+    Returns the grid (None when every aligned layer has the same arithmetic) and
+    how many differing layers were left out by ``limit``.
+    """
+    if len(cmp.reports) < 2:
+        return None, 0
+    mode, rows = cmp.layer_alignment()
+    differing = [a for a in rows if any(r is not None and r.cost.macs for r in a.items)
+                 and (len({_term(r, "weight") for r in a.items}) > 1 or len({_term(r, "macs") for r in a.items}) > 1)]
+    if not differing:
+        return None, 0
+    shown = differing if limit is None else differing[:limit]
+    grid = Grid([Col("layer" if mode == "name" else "#"), Col("term"), *(Col(label) for label in cmp.labels)],
+                title="Where the arithmetic differs (from the formulas)")
+    for aligned in shown:
+        label = aligned.label
+        if mode == "position":
+            grid.add(label, "layer", *(r.node.key if r else "--" for r in aligned.items))
+            label = ""
+        quantities = ["weight"]
+        if any(_term(r, "bias") for r in aligned.items if r is not None):
+            quantities.append("bias")
+        quantities.append("macs")
+        for j, q in enumerate(quantities):
+            grid.add(label if j == 0 else "", "MACs" if q == "macs" else q,
+                     *(_term(r, q) or "--" for r in aligned.items))
+    return grid, len(differing) - len(shown)
+
+
+# ---------------------------------------------------------------------- outputs
+
+
+def compare_dict(cmp: Comparison) -> dict[str, Any]:
+    mode, _ = cmp.layer_alignment()
+    return {
+        "targets": [r.to_dict() for r in cmp.reports],
+        "labels": cmp.labels,
+        "baseline": cmp.labels[0],
+        "ratios": cmp.ratios(),
+        "stages": [[{"name": g.name, "layers": g.span, "params": g.params, "macs": g.macs,
+                     "flops": g.flops, "activation_bytes": g.activation_bytes} for g in groups]
+                   for groups in cmp.stage_groups],
+        "layer_alignment": mode,
+    }
+
+
+CSV_HEADER = ("target", "input_shape", "output_shape", "params", "weight", "bias", "trainable_params",
+              "macs", "flops", "activation_bytes", "depth", "params_ratio", "macs_ratio", "flops_ratio",
+              "measured")
+
+
+def compare_csv_rows(cmp: Comparison) -> list[list[Any]]:
+    out = []
+    for label, report, ratio in zip(cmp.labels, cmp.reports, cmp.ratios()):
+        t = report.totals
+        out.append([label, "x".join(map(str, report.input_shape)), "x".join(map(str, _output(report))),
+                    t["params"], sum(r.cost.params.get("weight", 0) for r in report.layers),
+                    sum(r.cost.params.get("bias", 0) for r in report.layers), t["trainable_params"],
+                    t["macs"], t["flops"], t["activation_bytes"], sum(1 for r in report.layers if r.params),
+                    ratio["params"], ratio["macs"], ratio["flops"],
+                    ("ok" if report.ok else "mismatch") if report.measurers else "not measured"])
+    return out
+
+
+def compare_grids(cmp: Comparison, *, layers: bool = True) -> list[Grid | str]:
+    """Everything ``compare`` shows, as Grids and note strings, in order (no charts)."""
+    parts: list[Grid | str] = [headline_grid(cmp)]
+    if cmp.has_stages:
+        parts.append(stage_grid(cmp))
+    if layers:
+        parts.append(layer_grid(cmp))
+        grid, more = arithmetic_grid(cmp)
+        if grid is not None:
+            parts.append(grid)
+            if more:
+                parts.append(f"… and {more} more layers whose arithmetic differs "
+                             f"(paramscope explain TARGET shows every derivation)")
+    for label, report in zip(cmp.labels, cmp.reports):
+        parts += [f"note ({label}): {note}" for note in report.notes]
+    return parts
+
+
+def stage_charts(cmp: Comparison, *, width: int, plain: bool) -> list[Any]:
+    from paramscope.render.bars import BarRow, bar_chart
+
+    charts = []
+    for key, title in (("params", "Params per stage"), ("macs", "MACs per stage")):
+        sections = []
+        for label, report, groups in zip(cmp.labels, cmp.reports, cmp.stage_groups):
+            total = report.totals[key]
+            unit = pick_unit(getattr(g, key) for g in groups) if key == "macs" else (1, "")
+            sections.append((label, [BarRow(g.name, getattr(g, key), scaled(getattr(g, key), unit),
+                                            percent(getattr(g, key), total)) for g in groups]))
+        charts.append(bar_chart(title, sections, width=width, plain=plain))
+    return charts
+
+
+def compare_renderables(cmp: Comparison, *, width: int, plain: bool, layers: bool = True) -> list[Any]:
+    from rich.text import Text
+
+    from paramscope.render.export import rich_table
+
+    out: list[Any] = []
+    charts_done = False
+    for part in compare_grids(cmp, layers=layers):
+        if isinstance(part, Grid):
+            out.append(rich_table(part, width=width, plain=plain))
+            out.append(Text(""))
+            if part.title == "Per stage" and not charts_done:
+                out += [*_spaced(stage_charts(cmp, width=width, plain=plain))]
+                charts_done = True
+        else:
+            out.append(Text(part))
+    while out and isinstance(out[-1], Text) and not out[-1].plain:
+        out.pop()
+    return out
+
+
+def _spaced(items: list[Any]) -> list[Any]:
+    from rich.text import Text
+
+    out = []
+    for item in items:
+        out += [item, Text("")]
+    return out
+
+
+def compare_markdown(cmp: Comparison, *, layers: bool = True) -> str:
+    from paramscope.render.export import markdown_document
+
+    title = " vs ".join(f"`{label}`" for label in cmp.labels)
+    return markdown_document(compare_grids(cmp, layers=layers), title=title)
+
+
+def plot_stages(cmp: Comparison, path: str) -> None:
+    """Grouped bar charts of params and MACs per stage (matplotlib, PNG or SVG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mode, rows = cmp.stage_alignment()
+    labels = [a.label if mode == "name" else " / ".join(g.name if g else "-" for g in a.items) for a in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.2 * len(rows) * max(1, len(cmp.reports)) / 2 + 4), 4.5))
+    width = 0.8 / max(len(cmp.reports), 1)
+    for ax, key, title in ((axes[0], "params", "params per stage"), (axes[1], "macs", "MACs per stage")):
+        for i, label in enumerate(cmp.labels):
+            values = [getattr(a.items[i], key) if a.items[i] is not None else 0 for a in rows]
+            ax.bar([x + (i - (len(cmp.labels) - 1) / 2) * width for x in range(len(rows))], values,
+                   width=width, label=label)
+        ax.set_xticks(range(len(rows)))
+        ax.set_xticklabels(labels, rotation=30, ha="right")
+        ax.set_title(title)
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 3))
+    axes[0].legend()
+    fig.tight_layout()
+    import io
+    import os
+
+    from paramscope.render.export import write_atomic
+
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format=os.path.splitext(path)[1].lstrip(".").lower())
+    finally:
+        plt.close(fig)
+    write_atomic(path, buf.getvalue(), option="--plot")

@@ -1,0 +1,321 @@
+"""Tables as data, rendered four ways (terminal, Markdown, CSV, JSON), and atomic file output.
+
+A :class:`Grid` is a titled table of strings with typed columns.  Renderers turn
+it into a rich Table that fits the terminal (optional columns are dropped first
+on narrow terminals, numbers are never wrapped), a GitHub pipe table (numbers
+right-aligned) or CSV.  :func:`write_atomic` writes ``--output`` files: temp
+file in the same directory, fsync, ``os.replace`` — on failure the old file is
+untouched and the temp file removed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from paramscope.errors import ParamscopeError
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+@dataclass
+class Col:
+    header: str
+    numeric: bool = False  # right-aligned, never wrapped
+    optional: int = 0  # > 0: may be dropped on a narrow terminal, highest first (all of a level at once)
+    group: str = ""  # a heading shared by adjacent columns (the target of a side-by-side table)
+
+    @property
+    def full(self) -> str:
+        """The header with its group, on one line: ``'resnet50 params'``."""
+        return " ".join(f"{self.group} {self.header}".split())
+
+
+@dataclass
+class Grid:
+    columns: list[Col]
+    rows: list[list[str]] = field(default_factory=list)
+    title: str | None = None
+    footer: list[list[str]] = field(default_factory=list)  # totals, after a rule
+
+    def add(self, *cells: Any) -> None:
+        self.rows.append([_cell(c) for c in cells])
+
+    def add_footer(self, *cells: Any) -> None:
+        self.footer.append([_cell(c) for c in cells])
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.full for c in self.columns]
+
+    def table_headers(self, keep: Sequence[int]) -> list[str]:
+        """Headers for a terminal table: a group's name above the first of its columns."""
+        out, previous = [], None
+        grouped = any(self.columns[i].group for i in keep)
+        for i in keep:
+            col = self.columns[i]
+            top = col.group if col.group and col.group != previous else ""
+            previous = col.group
+            header = col.header
+            if col.numeric:  # numbers never wrap, so wrap a long header over them instead
+                import textwrap
+
+                widest = max((_width(r[i]) for r in (*self.rows, *self.footer)), default=0)
+                header = "\n".join(textwrap.wrap(header, width=max(widest, 1), break_long_words=False)) or header
+            out.append(f"{top}\n{header}" if grouped else header)
+        return out
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+# --------------------------------------------------------------------------- terminal
+
+_GAP = 3  # " | " between columns (ASCII2) or the SIMPLE_HEAD equivalent
+
+
+def _width(text: str) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(line) for line in text.split("\n")), default=0)
+
+
+def natural_width(grid: Grid, keep: Sequence[int] | None = None) -> int:
+    idx = list(range(len(grid.columns)) if keep is None else keep)
+    total = 0
+    for i, header in zip(idx, grid.table_headers(idx)):
+        total += max([_width(header)] + [_width(r[i]) for r in (*grid.rows, *grid.footer)])
+    return total + _GAP * max(len(idx) - 1, 0)
+
+
+def fitting_columns(grid: Grid, width: int | None) -> list[int]:
+    """Indices of the columns to show: drop optional columns, highest level first, until the
+    table fits without breaking a word (text columns may still wrap between words)."""
+    keep = list(range(len(grid.columns)))
+    if width is None:
+        return keep
+    levels = sorted({c.optional for c in grid.columns if c.optional}, reverse=True)
+    for level in levels:
+        if min_width(grid, keep) <= width:
+            break
+        keep = [i for i in keep if grid.columns[i].optional != level]
+    return keep
+
+
+def min_width(grid: Grid, keep: Sequence[int]) -> int:
+    """Narrowest rendering without breaking a word or a number: numbers whole, text by its longest word."""
+    total = 0
+    for i, header in zip(keep, grid.table_headers(keep)):
+        col = grid.columns[i]
+        cells = [header, *(r[i] for r in (*grid.rows, *grid.footer))]
+        if col.numeric:
+            total += max(_width(c) for c in cells)
+        else:
+            total += max((_width(w) for c in cells for w in c.split()), default=0)
+    return total + _GAP * max(len(keep) - 1, 0)
+
+
+def rich_table(grid: Grid, width: int | None = None, plain: bool | None = None):
+    """A rich Table of ``grid`` fitted to ``width``: optional columns are dropped when
+    narrow, and when even that cannot fit without breaking words, one record per row."""
+    from rich import box
+    from rich.table import Table
+
+    from paramscope.render.console import plain_output
+
+    plain = plain_output() if plain is None else plain
+    keep = fitting_columns(grid, width)
+    if width is not None and min_width(grid, keep) > width:
+        return _titled(grid.title, records_table(grid, plain), plain)
+    table = Table(box=box.ASCII2 if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  header_style=None if plain else "bold")
+    for i, header in zip(keep, grid.table_headers(keep)):
+        col = grid.columns[i]
+        table.add_column(header, justify="right" if col.numeric else "left",
+                         no_wrap=col.numeric, overflow="fold")
+    for n, row in enumerate(grid.rows):
+        table.add_row(*(row[i] for i in keep), end_section=bool(grid.footer) and n == len(grid.rows) - 1)
+    for row in grid.footer:
+        table.add_row(*(row[i] for i in keep))
+    return _titled(grid.title, table, plain)
+
+
+def _titled(title: str | None, table, plain: bool):
+    """The title on its own line above the table (a rich table title would wrap to the table's width)."""
+    if not title:
+        return table
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(Text(title, style=None if plain else "bold"), table)
+
+
+def records_table(grid: Grid, plain: bool):
+    """``grid`` one row at a time, ``header  value`` per line: the layout for narrow terminals."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.ASCII2 if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  show_header=False)
+    table.add_column(no_wrap=True, style=None if plain else "bold")
+    table.add_column(overflow="fold")
+    rows = [*grid.rows, *grid.footer]
+    for n, row in enumerate(rows):
+        cells = [(c.full, v) for c, v in zip(grid.columns, row) if v]
+        for j, (header, value) in enumerate(cells):
+            table.add_row(header, value, end_section=j == len(cells) - 1 and n < len(rows) - 1)
+    return table
+
+
+# --------------------------------------------------------------------------- markdown / csv
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+
+
+def markdown_table(grid: Grid, heading_level: int = 3) -> str:
+    """A GitHub pipe table (numbers right-aligned), preceded by its title as a heading."""
+    lines = []
+    if grid.title:
+        lines += [f"{'#' * heading_level} {grid.title}", ""]
+    lines.append("| " + " | ".join(_md_escape(h) or " " for h in grid.headers) + " |")
+    lines.append("|" + "|".join("---:" if c.numeric else ":---" for c in grid.columns) + "|")
+    for row in (*grid.rows, *grid.footer):
+        lines.append("| " + " | ".join(_md_escape(c) for c in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_document(parts: Iterable[Grid | str], title: str | None = None) -> str:
+    """Grids as pipe tables and strings as paragraphs, separated by blank lines."""
+    out = [f"## {title}\n"] if title else []
+    for part in parts:
+        out.append(markdown_table(part) if isinstance(part, Grid) else part.rstrip("\n") + "\n")
+    return "\n".join(out)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()
+
+
+def json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------- output
+
+
+def render_text(renderables: Iterable[Any], width: int | None = None) -> str:
+    """Renderables as plain text (no colour, ASCII boxes), e.g. for ``--output report.txt``."""
+    from paramscope.render.console import make_console
+
+    buf = io.StringIO()
+    console = make_console(width=width, file=buf, plain=True)
+    for part in renderables:
+        console.print(part)
+    return buf.getvalue()
+
+
+def write_atomic(path: str | os.PathLike, text: str | bytes, option: str = "--output") -> None:
+    """Write ``text`` to ``path`` atomically: temp file beside it, fsync, ``os.replace``.
+
+    On any failure the previous file (if any) is left untouched, the temp file is
+    removed, and a ParamscopeError names the path.
+    """
+    target = os.path.abspath(os.fspath(path))
+    directory = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise ParamscopeError(f"{option} {os.fspath(path)}: is a directory")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+    except OSError as err:
+        raise ParamscopeError(f"{option} {os.fspath(path)}: cannot write: {err.strerror or err}") from None
+    try:
+        binary = isinstance(text, bytes)
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, _mode_for(target))
+        os.replace(tmp, target)
+    except BaseException as err:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(err, OSError):
+            raise ParamscopeError(f"{option} {os.fspath(path)}: cannot write: {err.strerror or err}") from None
+        raise
+    _fsync_dir(directory)
+
+
+def _mode_for(target: str) -> int:
+    """Keep an existing file's permissions; otherwise 0o666 minus the umask (like open())."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def deliver(text: str, output: str | None) -> None:
+    """Print ``text`` on stdout, or write it atomically to ``output``."""
+    if output:
+        write_atomic(output, text)
+    else:
+        import sys
+
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def publish(fmt: str, output: str | None, *, table, json_data, csv, markdown) -> None:
+    """Print (or write atomically to ``output``) one of the four formats.
+
+    ``table(width, plain)`` returns rich renderables; ``json_data()`` a JSON-able
+    value; ``csv()`` and ``markdown()`` strings.
+    """
+    from paramscope.render.console import env_width, make_console, plain_output
+
+    if fmt == "json":
+        deliver(json_text(json_data()), output)
+    elif fmt == "csv":
+        deliver(csv(), output)
+    elif fmt == "markdown":
+        deliver(markdown(), output)
+    elif output:
+        width = env_width()
+        deliver(render_text(table(width=width, plain=True), width=width), output)
+    else:
+        console = make_console()
+        for part in table(width=console.width, plain=plain_output()):
+            console.print(part)

@@ -1,0 +1,201 @@
+"""Grouping layer rows: by module depth (``summary --depth``) and into stages (``compare``).
+
+Pure data over a Report; every row lands in exactly one group, so group
+subtotals add up to the report's totals (container-owned parameters, which no
+row carries, are reported apart as ``Report.extra_params``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from paramscope.report import LayerRow, Report
+
+#: leaf kinds that end a stage of a flat network (VGG: conv, relu, conv, relu, *maxpool*)
+DOWNSAMPLE_KINDS = frozenset({"MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d"})
+
+
+@dataclass
+class Group:
+    name: str
+    kind: str
+    rows: list[LayerRow] = field(default_factory=list)
+
+    @property
+    def params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def macs(self) -> int:
+        return sum(r.cost.macs or 0 for r in self.rows)
+
+    @property
+    def flops(self) -> int:
+        return sum(r.cost.flops or 0 for r in self.rows)
+
+    @property
+    def activation_bytes(self) -> int:
+        return sum(r.activation_bytes for r in self.rows)
+
+    @property
+    def param_layers(self) -> int:
+        return sum(1 for r in self.rows if r.params)
+
+    @property
+    def out_shape(self):
+        return self.rows[-1].node.out_shape if self.rows else ()
+
+    @property
+    def span(self) -> str:
+        """First and last layer of the group: ``conv1..maxpool``."""
+        if not self.rows:
+            return ""
+        first, last = self.rows[0].node.key, self.rows[-1].node.key
+        return first if first == last else f"{first}..{last}"
+
+    def split(self, name: str) -> int:
+        """Sum of one parameter kind (``"weight"``, ``"bias"``) over the group."""
+        return sum(r.cost.params.get(name, 0) for r in self.rows)
+
+
+def _parts(name: str) -> list[str]:
+    return name.split(".") if name else []
+
+
+def group_by_depth(report: Report, depth: int) -> list[Group]:
+    """Rows grouped by the first ``depth`` components of their module name.
+
+    depth 1 for resnet50: conv1, bn1, relu, maxpool, layer1 … layer4, avgpool,
+    flatten, fc.  A functional op recorded inside a shallower module (a
+    residual ``add``) gets its own group ``<module>:<op>``.
+    """
+    if depth < 1:
+        raise ValueError("depth must be >= 1")
+    groups: dict[str, Group] = {}
+    for row in report.layers:
+        parts = _parts(row.node.name)
+        if len(parts) < depth and row.node.is_functional:
+            key = f"{row.node.name}:{row.node.kind}" if row.node.name else f"(root):{row.node.kind}"
+            kind = row.node.kind
+        else:
+            key = ".".join(parts[:depth]) or "(root)"
+            kind = report.modules.get(".".join(parts[:depth]), row.node.kind if len(parts) <= depth else "")
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = Group(key, kind)
+        group.rows.append(row)
+    return list(groups.values())
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def container_names(report: Report) -> set[str]:
+    """Every module name that has sub-modules (from Report.modules and the rows' names)."""
+    out: set[str] = set()
+    for name in (*report.modules, *(r.node.name for r in report.layers)):
+        parts = _parts(name)
+        for k in range(1, len(parts)):
+            out.add(".".join(parts[:k]))
+    return out
+
+
+def stage_prefix(report: Report) -> str:
+    """The module prefix the stages live under: ``""`` for a network, ``"block."`` for a
+    model that is one container (descend while a single child holds every row)."""
+    prefix = ""
+    containers = container_names(report)
+    for _ in range(32):
+        firsts = set()
+        for row in report.layers:
+            rel = _relative(row.node.name, prefix)
+            if rel is None:
+                return prefix
+            firsts.add(rel.split(".")[0] if rel else "")
+        if len(firsts) != 1:
+            return prefix
+        (only,) = firsts
+        if not only or prefix + only not in containers:
+            return prefix
+        prefix = prefix + only + "."  # rows recorded at the container itself stay inside it
+    return prefix
+
+
+def _relative(name: str, prefix: str) -> str | None:
+    if not prefix:
+        return name
+    if name == prefix[:-1]:
+        return ""
+    return name[len(prefix):] if name.startswith(prefix) else None
+
+
+def _row_label(row: LayerRow, prefix: str) -> str:
+    rel = _relative(row.node.name, prefix) or ""
+    return rel if rel and not row.node.is_functional else (f"{rel}:{row.node.kind}" if rel else row.node.kind)
+
+
+def stages(report: Report) -> list[Group]:
+    """Per-stage groups: top-level children (below :func:`stage_prefix`).
+
+    Containers (``layer1``, ``features``) are stages of their own.  Runs of
+    consecutive leaf layers are merged: before the first container ``stem``,
+    after the last ``head`` (when there are at least two containers), else named
+    by their first and last layer (``conv1..conv3``).  A flat network (no
+    containers, like the VGG stem) is cut after each down-sampling pool.
+    """
+    prefix = stage_prefix(report)
+    names = container_names(report)
+    runs: list[tuple[str | None, list[LayerRow]]] = []  # (container name | None for leaves, rows)
+    for row in report.layers:
+        rel = _relative(row.node.name, prefix) or ""
+        first = rel.split(".")[0] if rel else ""
+        container = first if first and prefix + first in names else None
+        if runs and runs[-1][0] == container:
+            runs[-1][1].append(row)
+        else:
+            runs.append((container, [row]))
+    containers = [i for i, (c, _) in enumerate(runs) if c is not None]
+    network = len(containers) >= 2
+    groups: list[Group] = []
+    for i, (container, rows) in enumerate(runs):
+        if container is not None:
+            groups.append(Group(prefix + container if prefix else container,
+                                report.modules.get(prefix + container, ""), rows))
+            continue
+        if not containers:
+            groups.extend(_cut_at_pools(rows, prefix))
+            continue
+        if network and i < containers[0]:
+            name = "stem"
+        elif network and i > containers[-1]:
+            name = "head"
+        elif network and groups and not any(r.params or r.cost.macs for r in rows):
+            groups[-1].rows.extend(rows)  # a pool between two stages belongs to the one before
+            continue
+        else:
+            name = _range_name(rows, prefix)
+        groups.append(Group(name, "layers", rows))
+    return groups
+
+
+def _range_name(rows: list[LayerRow], prefix: str) -> str:
+    labels = [_row_label(r, prefix).split("#")[0] for r in rows]
+    first, last = labels[0], labels[-1]
+    return first if first == last else f"{first}..{last}"
+
+
+def _cut_at_pools(rows: list[LayerRow], prefix: str) -> list[Group]:
+    out: list[Group] = []
+    current: list[LayerRow] = []
+    for row in rows:
+        current.append(row)
+        if row.node.kind in DOWNSAMPLE_KINDS:
+            out.append(Group(_range_name(current, prefix), "layers", current))
+            current = []
+    if current:
+        if out and not any(r.params or r.cost.macs for r in current):
+            out[-1].rows.extend(current)  # a trailing flatten/relu joins the last stage
+            out[-1].name = _range_name(out[-1].rows, prefix)
+        else:
+            out.append(Group(_range_name(current, prefix), "layers", current))
+    return out

@@ -1,0 +1,273 @@
+"""Export formats and ``--output`` for summary, compare, check and explain; atomic writes;
+``summary --depth`` subtotals; plain and narrow terminals."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import pytest
+
+from render_helpers import ANSI, BOX_DRAWING, number, parse_markdown_tables, run
+
+import paramscope
+from paramscope.errors import ParamscopeError
+from paramscope.render import export
+from paramscope.render.export import Col, Grid, markdown_table, rich_table, write_atomic
+from paramscope.render.groups import group_by_depth
+
+RESNET50_DEPTH1 = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4",
+                   "avgpool", "flatten", "fc"]
+
+
+# ---------------------------------------------------------------------- atomic writes
+
+
+def test_write_atomic_replaces_and_keeps_mode(tmp_path):
+    path = tmp_path / "out.txt"
+    path.write_text("old\n")
+    os.chmod(path, 0o640)
+    write_atomic(path, "new ✓\n")
+    assert path.read_text(encoding="utf-8") == "new ✓\n"
+    assert (os.stat(path).st_mode & 0o777) == 0o640
+    assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_write_atomic_new_file_honours_umask(tmp_path):
+    path = tmp_path / "fresh.csv"
+    write_atomic(path, "a,b\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (os.stat(path).st_mode & 0o777) == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("fail_at", ["fsync", "replace", "write"])
+def test_failure_mid_write_leaves_old_file(tmp_path, monkeypatch, fail_at):
+    path = tmp_path / "report.md"
+    path.write_text("old content\n")
+    if fail_at == "fsync":
+        def boom(fd):
+            raise OSError(5, "Input/output error")
+        monkeypatch.setattr(export.os, "fsync", boom)
+    elif fail_at == "replace":
+        def boom(src, dst):
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(export.os, "replace", boom)
+    else:
+        real_fdopen = os.fdopen
+
+        def fdopen(fd, *args, **kwargs):
+            handle = real_fdopen(fd, *args, **kwargs)
+            real_write = handle.write
+
+            class Wrapper:
+                def __getattr__(self, name):
+                    return getattr(handle, name)
+
+                def __enter__(self):
+                    return self
+
+                def __exit__(self, *exc):
+                    handle.close()
+
+                def write(self, text):  # half the text reaches the disk, then the disk is full
+                    real_write(text[: len(text) // 2])
+                    raise OSError(28, "No space left on device")
+
+            return Wrapper()
+
+        monkeypatch.setattr(export.os, "fdopen", fdopen)
+    with pytest.raises(ParamscopeError) as info:
+        write_atomic(path, "new content that must not appear\n" * 100)
+    assert "report.md" in str(info.value)
+    assert path.read_text() == "old content\n"
+    assert os.listdir(tmp_path) == ["report.md"]  # the temp file is gone
+
+
+def test_interrupt_mid_write_removes_temp(tmp_path, monkeypatch):
+    path = tmp_path / "x.json"
+    path.write_text("{}")
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, '{"a": 1}')
+    assert path.read_text() == "{}" and os.listdir(tmp_path) == ["x.json"]
+
+
+def test_cli_output_failure_exits_2_and_keeps_file(tmp_path, monkeypatch):
+    path = tmp_path / "summary.csv"
+    path.write_text("previous\n")
+
+    def boom(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export.os, "replace", boom)
+    result = run("summary", "resnet-stem", "--measure", "none", "--format", "csv", "--output", str(path))
+    assert result.code == 2 and "No space left" in result.err
+    assert path.read_text() == "previous\n" and os.listdir(tmp_path) == ["summary.csv"]
+    result = run("summary", "resnet-stem", "--measure", "none", "--output", str(tmp_path / "missing" / "x.txt"))
+    assert result.code == 2 and "cannot write" in result.err
+
+
+@pytest.mark.parametrize("command", [("summary", "resnet-stem", "--measure", "none"),
+                                     ("compare", "vgg-stem", "resnet-stem"),
+                                     ("check", "resnet-stem", "--measure", "none"),
+                                     ("explain", "resnet-stem")])
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown"])
+def test_every_command_writes_every_format(tmp_path, command, fmt):
+    path = tmp_path / f"out.{fmt}"
+    result = run(*command, "--format", fmt, "--output", str(path))
+    assert result.code == 0, result.err
+    assert result.out == ""
+    text = path.read_text(encoding="utf-8")
+    assert "9,472" in text or "9472" in text  # resnet-stem: 3×64×7×7 + 64
+    assert not ANSI.search(text) and not BOX_DRAWING.search(text)
+    if fmt == "json":
+        json.loads(text)
+    elif fmt == "csv":
+        assert list(csv.reader(io.StringIO(text)))
+    elif fmt == "markdown":
+        assert parse_markdown_tables(text) or "```text" in text
+    stdout = run(*command, "--format", fmt)
+    assert stdout.code == 0 and stdout.out.rstrip("\n") == text.rstrip("\n")
+
+
+# ---------------------------------------------------------------------- summary formats
+
+
+def test_summary_csv_one_row_per_layer():
+    report = paramscope.analyze("resnet50", measure="none")
+    result = run("summary", "resnet50", "--measure", "none", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert len(rows) == len(report.layers)
+    assert [r["name"] for r in rows] == [r.node.key for r in report.layers]
+    assert sum(int(r["params"]) for r in rows) == 25_557_032  # reference: torchvision resnet50
+    assert sum(int(r["macs"]) for r in rows) == 4_089_184_256
+    assert all(int(r["weight"]) + int(r["bias"]) == int(r["params"]) for r in rows)
+
+
+def test_summary_markdown_parses_back():
+    result = run("summary", "cifar-resnet", "--measure", "none", "--format", "markdown")
+    tables = parse_markdown_tables(result.out)
+    layers, totals = tables[0], tables[1]
+    assert layers.align[layers.header.index("params")] == "right"
+    assert layers.align[layers.header.index("layer")] == "left"
+    params = [number(p) for p in layers.column("params") if p != "--"]
+    assert sum(params) == 175_258  # reference: CIFAR ResNet
+    assert number(totals.row("params")["value"]) == 175_258
+
+
+def test_summary_json_unchanged():
+    result = run("summary", "bottleneck", "--measure", "none", "--format", "json")
+    assert json.loads(result.out) == paramscope.analyze("bottleneck", measure="none").to_dict()
+
+
+# ---------------------------------------------------------------------- --depth
+
+
+@pytest.mark.parametrize("target, params", [("resnet50", 25_557_032), ("cifar-resnet", 175_258),
+                                            ("resnext50", 25_028_904)])
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_depth_subtotals_add_up(target, params, depth):
+    report = paramscope.analyze(target, measure="none")
+    groups = group_by_depth(report, depth)
+    t = report.totals
+    assert sum(g.params for g in groups) + report.extra_params == t["params"] == params
+    for key in ("macs", "flops", "activation_bytes"):
+        assert sum(getattr(g, key) for g in groups) == t[key]
+    assert sum(len(g.rows) for g in groups) == len(report.layers)
+
+
+def test_resnet50_depth1_groups():
+    report = paramscope.analyze("resnet50", measure="none")
+    assert [g.name for g in group_by_depth(report, 1)] == RESNET50_DEPTH1
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "csv"])
+def test_depth_cli_subtotals_add_up(fmt):
+    result = run("summary", "resnet50", "--measure", "none", "--depth", "1", "--format", fmt)
+    assert result.code == 0, result.err
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(result.out)))
+        assert [r["module"] for r in rows] == RESNET50_DEPTH1
+        assert sum(int(r["params"]) for r in rows) == 25_557_032
+        assert sum(int(r["macs"]) for r in rows) == 4_089_184_256
+        return
+    table = parse_markdown_tables(result.out)[0]
+    names = table.column("module")
+    assert names[:-1] == RESNET50_DEPTH1 and names[-1] == "total"
+    values = [number(v) for v in table.column("params")[:-1] if v != "--"]
+    assert sum(values) == number(table.row("total")["params"]) == 25_557_032
+    macs = [number(v) for v in table.column("MACs")]
+    assert sum(macs[:-1]) == macs[-1] == 4_089_184_256
+
+
+def test_depth_table_text():
+    out = run("summary", "resnet50", "--measure", "none", "--depth", "1").out
+    lines = out.splitlines()
+    total = next(line for line in lines if line.startswith("total "))
+    assert "25,557,032" in total and "4,089,184,256" in total
+    assert run("summary", "resnet50", "--depth", "0").code == 2
+
+
+# ---------------------------------------------------------------------- terminals
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80])
+def test_summary_narrow_terminal(columns):
+    out = run("summary", "resnet50", "--measure", "none", columns=columns).out
+    assert all(len(line.rstrip()) <= columns for line in out.splitlines())
+    assert "25,557,032" in out and "layer4.2.conv3" in out
+    assert not ANSI.search(out) and not BOX_DRAWING.search(out)
+
+
+def test_grid_drops_optional_columns_then_records():
+    grid = Grid([Col("name"), Col("kind", optional=1), Col("value", numeric=True)])
+    grid.add("a-rather-long-layer-name", "BatchNorm2d", 123_456_789)
+    from paramscope.render.export import fitting_columns, min_width
+
+    assert fitting_columns(grid, 200) == [0, 1, 2]
+    assert fitting_columns(grid, 40) == [0, 2]
+    assert min_width(grid, [0, 2]) > 20
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=20, no_color=True, color_system=None)
+    console.print(rich_table(grid, width=20, plain=True))
+    text = console.file.getvalue()
+    assert "123,456,789" in text and all(len(line.rstrip()) <= 20 for line in text.splitlines())
+
+
+def test_markdown_escapes_pipes():
+    grid = Grid([Col("a"), Col("b", numeric=True)], title="t")
+    grid.add("x|y", 5)
+    text = markdown_table(grid)
+    assert "x\\|y" in text and "|:---|---:|" in text
+    table = parse_markdown_tables(text)[0]
+    assert table.rows == [["x|y", "5"]]
+
+
+# ---------------------------------------------------------------------- check
+
+
+def test_check_formats():
+    result = run("check", "resnet-stem", "vgg-stem", "--measure", "none", "--format", "csv")
+    assert result.code == 0, result.err
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert [(r["target"], int(r["params"])) for r in rows] == [("resnet-stem", 9_472), ("vgg-stem", 260_160)]
+    md = run("check", "resnet-stem", "--measure", "none", "--format", "markdown").out
+    assert number(parse_markdown_tables(md)[0].row("resnet-stem")["params"]) == 9_472
+    data = json.loads(run("check", "resnet-stem", "--measure", "none", "--format", "json").out)
+    assert data[0]["target"] == "resnet-stem" and data[0]["ok"] is True
+
+
+def test_progress_only_on_a_tty(capsys):
+    from paramscope.render.progress import status
+
+    with status("working", delay=0) as update:
+        update("still working")
+    assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
