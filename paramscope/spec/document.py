@@ -62,8 +62,9 @@ def parse_file(path: str, resolve_import=None, _chain: tuple[str, ...] = ()) -> 
 
 def _document(data: Any, file: str, resolve_import, chain: tuple[str, ...]) -> Document:
     if not isinstance(data, Map):
-        raise SpecError(f"a spec must be a mapping with name, input and layers, got a "
-                        f"{type(data).__name__}", file=file, line=getattr(data, "line", None))
+        what = "list" if isinstance(data, list) else type(data).__name__
+        raise SpecError(f"a spec must be a mapping with name, input and layers, got a {what}",
+                        file=file, line=getattr(data, "line", None))
     doc = Document(data, file)
     for key in data:
         if key not in TOP_KEYS:
@@ -116,7 +117,10 @@ def _link_imports(doc: Document, resolve_import, chain: tuple[str, ...]) -> None
             raise doc.error(f"import entries must be names or paths, got {ref!r}", "import")
         if resolve_import is None:
             raise doc.error(f"cannot import {ref!r} from a spec given as text", "import")
-        path = resolve_import(ref, os.path.dirname(doc.file))
+        try:
+            path = resolve_import(ref, os.path.dirname(doc.file))
+        except SpecError as err:
+            raise err.located(file=doc.file, line=line_of(doc.data, "import"), path="import") from None
         real = os.path.realpath(path)
         if real in chain or real == os.path.realpath(doc.file):
             raise doc.error(f"import cycle: {ref!r} imports this file again", "import")

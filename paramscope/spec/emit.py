@@ -8,12 +8,30 @@ output is itself a valid spec that resolves to the same graph.
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from paramscope.spec.kinds import KINDS
 from paramscope.spec.resolve import Module, Resolved
 
 _INFERRED = {"in_channels", "in_features", "num_features", "num_channels"}
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: words YAML 1.1 reads as booleans or null when unquoted
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+
+
+def _float(value: float) -> str:
+    """A float as YAML 1.1 reads it back (PyYAML needs a dot before the exponent)."""
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        text = f"{mantissa}.0e{exponent}"
+    return text
 
 
 def _scalar(value: Any) -> str:
@@ -26,9 +44,10 @@ def _scalar(value: Any) -> str:
             return _scalar(value[0])
         return "[" + ", ".join(_scalar(v) for v in value) + "]"
     if isinstance(value, str):
-        plain = value.replace("_", "").replace("-", "").isalnum() and not value.isdigit() \
-            and value not in ("true", "false", "null", "yes", "no", "on", "off")
+        plain = _PLAIN.match(value) and value.lower() not in _YAML_WORDS
         return value if plain else json.dumps(value)
+    if isinstance(value, float):
+        return _float(value)
     return repr(value)
 
 
@@ -60,7 +79,7 @@ def _emit(module: Module, indent: str, lines: list[str], seen: set[str]) -> None
     if module.kind == "chain":
         lines.append(f"{indent}- sequential:{where}")
         lines.append(f"{indent}    name: {_scalar(module.name)}")
-        lines.append(f"{indent}    layers:")
+        lines.append(f"{indent}    layers:{'' if module.order else ' []'}")
         for name in module.order:
             _emit(module.children[name], indent + "      ", lines, seen)
         return

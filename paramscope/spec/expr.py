@@ -18,6 +18,7 @@ from paramscope.errors import SpecError, closest
 
 MAX_EXPR_CHARS = 500
 MAX_MAGNITUDE = 10**18
+MAX_LENGTH = 10_000  # characters of a string / items of a list
 _EXPR = re.compile(r"\$\{([^{}]*)\}")
 
 _BINOPS = {
@@ -97,6 +98,9 @@ class _Evaluator:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if abs(value) > MAX_MAGNITUDE:
                 raise self.fail(f"value {value:.3g} exceeds the limit {MAX_MAGNITUDE:.0e}")
+        elif isinstance(value, (str, list)) and len(value) > MAX_LENGTH:
+            raise self.fail(f"a {type(value).__name__} of {len(value):,} items exceeds the limit "
+                            f"of {MAX_LENGTH:,}")
         return value
 
     def visit_Constant(self, node: ast.Constant) -> Any:
@@ -127,15 +131,21 @@ class _Evaluator:
                 raise self.fail(f"arithmetic on {type(v).__name__} {v!r}")
         if op is operator.pow and (abs(right) > 64 or abs(left) > 2**32):
             raise self.fail("exponent too large")
+        if op is operator.add and isinstance(left, (str, list)) and len(left) + len(right) > MAX_LENGTH:
+            raise self.fail(f"a {type(left).__name__} longer than the limit of {MAX_LENGTH:,}")
         try:
             return op(left, right)
         except ZeroDivisionError:
             raise self.fail("division by zero") from None
+        except OverflowError:
+            raise self.fail(f"value exceeds the limit {MAX_MAGNITUDE:.0e}") from None
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
         value = self.visit(node.operand)
         if isinstance(node.op, ast.Not):
             return not value
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise self.fail(f"operator {type(node.op).__name__} is not allowed")
         if not isinstance(value, (int, float)):
             raise self.fail(f"sign of {type(value).__name__} {value!r}")
         return -value if isinstance(node.op, ast.USub) else +value

@@ -21,6 +21,7 @@ from paramscope.spec.kinds import KINDS, Leaf
 from paramscope.spec.yamlsafe import Map, Seq, line_of
 
 MAX_CALLS = 100_000  # layer calls in one network
+MAX_REPEAT_ITERATIONS = 100_000  # repeat copies expanded in one network, empty ones included
 MAX_TEMPLATE_DEPTH = 32
 STRUCTURAL = ("sequential", "residual", "repeat", "use")
 ITEM_KEYS = ("name", "when")
@@ -172,6 +173,7 @@ class Resolver:
         self.nodes: list[LayerNode] = []
         self.calls: dict[str, int] = {}
         self.depth = 0
+        self.iterations = 0
 
     # -- entry -------------------------------------------------------------
     def resolve(self, overrides: dict[str, Any], input_shape: Shape | None) -> Resolved:
@@ -446,7 +448,9 @@ class Resolver:
                             line=where.line, path=where.path)
         if not when:
             return shape
-        name = _eval(value.get("name", default_name), scope)
+        name = _eval(value.get("name"), scope)
+        if name is None:
+            name = default_name
         if name is None:
             return self._items(value.get("layers"), where.at(value, "layers", ".layers"), scope,
                                shape, inner)
@@ -466,6 +470,10 @@ class Resolver:
                             file=where.file, line=line_of(args, "times"), path=where.path)
         if times > MAX_CALLS:
             raise LimitError(f"repeat times={times:,} exceeds the limit of {MAX_CALLS:,} layer calls",
+                             file=where.file, line=line_of(args, "times"), path=where.path)
+        self.iterations += times
+        if self.iterations > MAX_REPEAT_ITERATIONS:
+            raise LimitError(f"repeats expand to more than {MAX_REPEAT_ITERATIONS:,} copies (limit)",
                              file=where.file, line=line_of(args, "times"), path=where.path)
         index = args.get("index", "i")
         if not isinstance(index, str) or not index.isidentifier():
