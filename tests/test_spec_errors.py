@@ -455,7 +455,7 @@ def test_errors_are_located_through_templates(cli):
     assert "residual.body[0].conv" in message
 
 
-# -- known defects (bugs to fix in paramscope/spec) ------------------------------------------------------
+# -- regressions: defects this corpus found (fixed), and open ones (xfail) -------------------------------
 
 
 def test_float_power_overflow_is_a_spec_error(cli, write_spec):
@@ -463,11 +463,9 @@ def test_float_power_overflow_is_a_spec_error(cli, write_spec):
     assert_one_line_error(cli("show", str(path)), ["spec.yaml:4:", "out_channels"])
 
 
-
 def test_bitwise_invert_is_not_unary_plus(cli, write_spec):
     path = write_spec(layers("conv: {out_channels: '${~1}', kernel_size: 1}"))
     assert_one_line_error(cli("show", str(path)), ["out_channels"])
-
 
 
 def test_nested_empty_repeats_fail_fast(tmp_path):
@@ -485,7 +483,6 @@ def _limit_memory():  # pragma: no cover - runs in the child
     resource.setrlimit(resource.RLIMIT_AS, (2 * 1024 ** 3, 2 * 1024 ** 3))
 
 
-
 @pytest.mark.skipif(sys.platform != "linux", reason="needs RLIMIT_AS")
 def test_expression_doubling_is_bounded(tmp_path):
     lines = ["name: dbl", "input: [3, 8, 8]", "params:", "  p0: aaaaaaaa"]
@@ -499,11 +496,9 @@ def test_expression_doubling_is_bounded(tmp_path):
     assert time.perf_counter() - start < 5
 
 
-
 def test_missing_import_names_the_importing_file(cli, write_spec):
     path = write_spec(HEAD + "import: [nowhere.yaml]\nlayers: [relu]\n")
     assert_one_line_error(cli("show", str(path)), ["spec.yaml:3:"])
-
 
 
 def test_list_root_message_says_list(cli, write_spec):
