@@ -294,7 +294,7 @@ def huge_conv(bench: Bench, tmp: Path) -> None:
     if r.ok:
         totals = json.loads(r.out)["totals"]
         note = f"params {totals['params']:,}, MACs {totals['macs']:,}"
-    bench.add("c", f"100k→100k Conv2d from a YAML spec, `summary --measure none`", r, "", "seconds, no allocation",
+    bench.add("c", "100k→100k Conv2d from a YAML spec, `summary --measure none`", r, "", "seconds, no allocation",
               _pass(r.ok and r.wall < 10) if r.ok else r.status, note)
     r = bench.go([bench.python, "-c", _META_CONV_SCRIPT], mem_limit=small_limit)
     note = r.last_error() if not r.ok else ""

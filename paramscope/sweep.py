@@ -45,7 +45,7 @@ def split_values(text: str) -> list[str]:
 
 def parse_axes(items: Iterable[str] | None) -> dict[str, list[Any]]:
     """``--set k=v1,v2`` options -> ``{"k": [v1, v2]}`` (values read like single ``--set`` values)."""
-    from paramscope.cli.options import parse_value
+    from paramscope.inputs import parse_value
 
     axes: dict[str, list[Any]] = {}
     for item in items or []:
@@ -201,7 +201,7 @@ def _hashable(size: Any) -> Any:
 
 
 def _shape(size: Any, default: Shape | None, batch: int | None) -> Shape | None:
-    from paramscope.cli.options import parse_input
+    from paramscope.inputs import parse_input
 
     if size is None or isinstance(size, str):
         return parse_input(size, default, batch)

@@ -10,7 +10,7 @@ never a silent zero.  No torch import here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from paramscope.graph import LayerNode

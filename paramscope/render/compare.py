@@ -14,7 +14,7 @@ from typing import Any
 
 from paramscope.render.export import Col, Grid
 from paramscope.render.groups import Group, stage_prefix, stages
-from paramscope.render.units import commas, megabytes, percent, pick_unit, ratio_text, scaled, shape_text
+from paramscope.render.units import megabytes, percent, pick_unit, ratio_text, scaled, shape_text
 from paramscope.report import LayerRow, Report
 
 #: name alignment is tried only below this many layers per target (it is quadratic)

@@ -1,0 +1,78 @@
+"""Parsing of user-given option strings (--input, --set, choices) into values.
+
+Shared by the CLI and the library (sweeps); every parse error is a
+ParamscopeError with one line naming the option.  No torch, no typer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from paramscope.errors import ParamscopeError, closest
+from paramscope.graph import Shape
+
+MAX_DIM = 10**9
+
+
+def parse_input(text: str | None, default: Shape | None, batch: int | None) -> Shape | None:
+    """Combine ``--input`` and ``--batch`` with the spec's default input (batch first).
+
+    ``default`` is the spec's input including batch, or None for a factory (3×224×224).
+    """
+    if batch is not None and batch < 1:
+        raise ParamscopeError(f"--batch must be a positive integer, got {batch}")
+    if text is None and batch is None:
+        return default
+    base = default or (1, 3, 224, 224)
+    if text is None:
+        return (batch, *base[1:])
+    parts = re.split(r"[x×,]", text.strip().lower())
+    try:
+        dims = [int(p) for p in parts]
+    except ValueError:
+        raise ParamscopeError(f"--input expects 224, 3x32x32 or 2x3x224x224, got {text!r}") from None
+    if any(d < 1 or d > MAX_DIM for d in dims):
+        raise ParamscopeError(f"--input sizes must be between 1 and {MAX_DIM:,}, got {text!r}")
+    if len(dims) == 1:
+        shape = (base[0], *base[1:2], dims[0], dims[0]) if len(base) == 4 else (base[0], dims[0])
+    elif len(dims) == len(base) - 1:
+        shape = (base[0], *dims)
+    elif len(dims) == len(base):
+        shape = tuple(dims)
+        if batch is not None and batch != dims[0]:
+            raise ParamscopeError(f"--batch {batch} contradicts the batch in --input {text}")
+    else:
+        raise ParamscopeError(f"--input {text!r} has {len(dims)} sizes; this target takes "
+                              f"{len(base) - 1} (C×H×W) or {len(base)} with the batch")
+    if batch is not None:
+        shape = (batch, *shape[1:])
+    return tuple(shape)
+
+
+def parse_value(text: str) -> Any:
+    """A --set value, read as a YAML scalar or flow list: 32, 0.5, true, [3, 4, 6, 3], name."""
+    from paramscope.spec.yamlsafe import load_text
+
+    try:
+        return load_text(text, "--set") if text.strip() else ""
+    except ParamscopeError as err:
+        raise ParamscopeError(f"--set value {text!r}: {err.message}") from None
+
+
+def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ParamscopeError(f"--set expects key=value, got {item!r}")
+        out[key] = parse_value(value)
+    return out
+
+
+def parse_choice(option: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ParamscopeError(f"{option} must be one of {', '.join(choices)}, got {value!r}"
+                              f"{closest(value, choices)}")
+    return value
