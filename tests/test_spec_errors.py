@@ -507,8 +507,6 @@ def test_list_root_message_says_list(cli, write_spec):
     assert "Seq" not in message and "list" in message
 
 
-@pytest.mark.xfail(strict=True, reason="reflect padding must be smaller than the input and circular padding "
-                                       "at most the input (torch.nn); the resolver accepts both, torch then fails")
 @pytest.mark.parametrize("mode,size,padding", [("reflect", 1, 1), ("reflect", 3, 3), ("circular", 1, 2)])
 def test_padding_mode_wider_than_input_is_a_spec_error(mode, size, padding, cli, write_spec):
     path = write_spec(f"name: bad\ninput: [2, {size}, {size}]\nlayers:\n"

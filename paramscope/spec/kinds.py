@@ -85,6 +85,23 @@ def _spatial(size: int, k: int, s: int, p: int, d: int, axis: str, ceil_mode: bo
     return out
 
 
+def _check_padding_mode(mode: str, pad, kernel, dilation, size) -> None:
+    """torch.nn pads reflect-mode by less than the input, circular-mode by at most the input."""
+    if mode in ("zeros", "replicate") or pad == "valid":
+        return
+    if pad == "same":  # torch splits d·(k−1) into a smaller left and a larger right half
+        widths = [d * (k - 1) - d * (k - 1) // 2 for k, d in zip(kernel, dilation)]
+    else:
+        widths = list(pad)
+    for axis, width, extent in zip(("height", "width"), widths, size):
+        if mode == "reflect" and width >= extent:
+            raise SpecError(f"padding {width} with padding_mode reflect must be smaller than the input "
+                            f"{axis} {extent} (torch.nn)")
+        if mode == "circular" and width > extent:
+            raise SpecError(f"padding {width} with padding_mode circular must be at most the input "
+                            f"{axis} {extent} (torch.nn)")
+
+
 _CONV = dict(
     in_channels=Field(F.optional(F.positive), None, F.INT, "inferred from the input"),
     out_channels=Field(F.positive, schema=F.INT),
@@ -108,6 +125,7 @@ def conv(a: dict, shape: Shape) -> Leaf:
         raise SpecError(f"groups={groups} must divide in_channels ({cin}) and out_channels ({cout})")
     (kh, kw), (sh, sw), (dh, dw) = a["kernel_size"], a["stride"], a["dilation"]
     pad = a["padding"]
+    _check_padding_mode(a["padding_mode"], pad, (kh, kw), (dh, dw), (h, w))
     if pad == "same":
         if (sh, sw) != (1, 1):
             raise SpecError("padding 'same' is not supported for strided convolutions (torch.nn)")
