@@ -103,19 +103,32 @@ def memory_table(report: Report, width: int | None = None, plain: bool | None = 
 
 
 def reconciliation_grid(report: Report) -> Grid | None:
-    """Per tool: its total, paramscope's prediction of it, and why it differs from paramscope."""
+    """Per tool, as an equation: paramscope's figure + each category = predicted = measured."""
     if not report.measurers:
         return None
-    grid = Grid([Col("tool"), Col("counts", optional=1), Col("tool total", numeric=True),
-                 Col("predicted", numeric=True), Col("status"), Col("difference from paramscope, by category")])
+    grid = Grid([Col("tool"), Col("reconciliation"), Col("amount", numeric=True)],
+                title="Each tool's total = paramscope's figure + the differences its rules predict")
     for tool, m in report.measurers.items():
         metric = m.extra.get("metric", "")
-        versus = m.extra.get("compared_with", "")
-        why = "; ".join(m.explanation) or ("none" if m.status == "match" else "")
+        base_name = m.extra.get("compared_with", "")
+        labels = [tool, metric, f"{mark(m.status)} {m.status}"]
+        lines: list[tuple[str, str]] = []
+        if m.extra.get("paramscope_total") is not None:
+            lines.append((f"paramscope {'MACs' if base_name == 'macs' else base_name.upper()}",
+                          commas(m.extra["paramscope_total"])))
+        for text in m.explanation:
+            category, _, amount = text.rpartition(": ")
+            lines.append((f"  {category}", amount))
+        if m.predicted.get(metric) is not None:
+            lines.append(("= predicted from the formulas", commas(m.predicted.get(metric))))
+        if m.total.get(metric) is not None:
+            lines.append((f"= {tool} measured", commas(m.total.get(metric))))
         if m.note:
-            why = f"{why}; {m.note}" if why else m.note
-        grid.add(tool, f"{metric} vs {versus}" if metric else "--", commas(m.total.get(metric)),
-                 commas(m.predicted.get(metric)), f"{mark(m.status)} {m.status}", why)
+            lines.append((m.note, ""))
+        for i, (text, amount) in enumerate(lines or [("", "")]):
+            grid.add(labels[i] if i < len(labels) else "", text, amount)
+        for label in labels[len(lines):]:
+            grid.add(label, "", "")
     return grid
 
 
