@@ -76,3 +76,18 @@ def parse_choice(option: str, value: str, choices: tuple[str, ...]) -> str:
         raise ParamscopeError(f"{option} must be one of {', '.join(choices)}, got {value!r}"
                               f"{closest(value, choices)}")
     return value
+
+
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(text: str, option: str = "--fvcore-budget") -> int:
+    """``8GB`` / ``512MiB`` / ``2e9`` / ``inf`` -> bytes."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?|inf)\s*([kmgt]i?b|b)?\s*", str(text).lower())
+    if not match:
+        raise ParamscopeError(f"{option} expects a size such as 8GB, 512MiB or 2e9 bytes, got {text!r}")
+    number, unit = match.groups()
+    if number == "inf":
+        return 2**63
+    return int(float(number) * _BYTE_UNITS[unit or ""])

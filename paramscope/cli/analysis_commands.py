@@ -13,11 +13,17 @@ from paramscope.cli.options import (BatchOpt, ExportFormatOpt, InputOpt, OutputO
 MeasureOpt = Annotated[str, typer.Option(
     "--measure", "-m", help="Tools to run: torchinfo,fvcore,flop_counter, all, or none (formulas only).")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="float32, float16, bfloat16 or float64.")]
+FvcoreBudgetOpt = Annotated[Optional[str], typer.Option(
+    "--fvcore-budget", help="Memory fvcore may use for its real CPU tensors (default 2GB; e.g. 16GB, inf).",
+    show_default=False)]
 
 
 def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] | None,
-             measure: str, dtype: str):
+             measure: str, dtype: str, fvcore_budget: str | None = None):
     from paramscope.analysis import analyze, parse_measure
+    from paramscope.inputs import parse_bytes
+
+    budget = parse_bytes(fvcore_budget) if fvcore_budget is not None else None
 
     overrides = parse_sets(sets)
     tools = parse_measure(measure)
@@ -33,7 +39,7 @@ def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] 
     from paramscope.render.progress import status
 
     with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)):
-        return analyze(target, shape, overrides=overrides, measure=tools, dtype=dtype)
+        return analyze(target, shape, overrides=overrides, measure=tools, dtype=dtype, fvcore_budget=budget)
 
 
 @app.command()
@@ -42,14 +48,14 @@ def summary(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, s
             depth: Annotated[Optional[int], typer.Option(
                 "--depth", "-d", help="Group rows by module depth (1: conv1, layer1 … fc) with subtotals.",
                 show_default=False)] = None,
-            output: OutputOpt = None) -> None:
+            output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None) -> None:
     """Per-layer params, MACs and measured figures with totals, memory and a reconciliation per tool."""
     from paramscope.render.export import FORMATS, publish
 
     parse_choice("--format", fmt, FORMATS)
     if depth is not None and depth < 1:
         raise fail(f"--depth must be a positive integer, got {depth}")
-    report = _analyze(target, input, batch, set, measure, dtype)
+    report = _analyze(target, input, batch, set, measure, dtype, fvcore_budget)
     from paramscope.render import summary as render
 
     publish(fmt, output,
@@ -63,7 +69,8 @@ def summary(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, s
 def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets to check.", show_default=False)] = None,
           all_: Annotated[bool, typer.Option("--all", help="Check every built-in config.")] = False,
           input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
-          measure: MeasureOpt = "all", fmt: ExportFormatOpt = "table", output: OutputOpt = None) -> None:
+          measure: MeasureOpt = "all", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
+          fvcore_budget: FvcoreBudgetOpt = None) -> None:
     """Exit 0 when every tool's per-layer figures equal paramscope's predictions, 1 on any mismatch."""
     from paramscope.render.export import FORMATS, publish
 
@@ -83,7 +90,7 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
     with status(f"checking {names[0]}", enabled=len(names) > 1) as update:
         for i, name in enumerate(names):
             update(f"checking {name} ({i + 1}/{len(names)})")
-            report = _analyze(name, input, batch, set, measure, "float32")
+            report = _analyze(name, input, batch, set, measure, "float32", fvcore_budget)
             bad = [r for r in report.layers if r.status == "mismatch"]
             results.append((name, report, bad))
     publish(fmt, output,

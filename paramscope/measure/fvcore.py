@@ -61,7 +61,10 @@ class FvcoreMeasurer(Measurer):
 
     def __init__(self, budget_bytes: int | None = None) -> None:
         if budget_bytes is None:
-            budget_bytes = int(os.environ.get(BUDGET_ENV, DEFAULT_BUDGET))
+            from paramscope.inputs import parse_bytes
+
+            raw = os.environ.get(BUDGET_ENV)
+            budget_bytes = DEFAULT_BUDGET if raw is None else parse_bytes(raw, BUDGET_ENV)
         self.budget_bytes = budget_bytes
 
     @staticmethod
@@ -88,7 +91,7 @@ class FvcoreMeasurer(Measurer):
             return Measurement(self.name, "skipped", note=(
                 f"fvcore needs real CPU tensors: predicted {need / 1e9:.2f} GB (params + "
                 f"activations + input) exceeds the budget of {self.budget_bytes / 1e9:.2f} GB; "
-                f"force it with FvcoreMeasurer(budget_bytes=...) or {BUDGET_ENV}=<bytes>"))
+                f"force it with --fvcore-budget {max(1, int(need / 1e9 + 1))}GB (or {BUDGET_ENV})"))
         from fvcore.nn import FlopCountAnalysis
 
         real = materialize(model, "cpu")
