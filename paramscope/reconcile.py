@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 
 from paramscope.graph import Graph
 from paramscope.measure.base import (LayerCount, Measurement, Measurer, PredictedLayer,
-                                     Prediction, failed, unsupported_note)
+                                     Prediction, _sum, failed, unsupported_note)
 
 STATUSES = ("match", "mismatch", "unsupported", "skipped", "failed")
 UNEXPLAINED = "measured - predicted (unexplained)"
@@ -133,7 +133,7 @@ def reconcile(graph: Graph, measurers: Mapping[str, Measurer],
                for tool, m in measurers.items()}
     total_params = sum(r.params for r in rows.values())
     return Report(list(rows.values()), reports, total_params,
-                  _total(r.macs for r in rows.values()), _total(r.flops for r in rows.values()),
+                  _sum(r.macs for r in rows.values()), _sum(r.flops for r in rows.values()),
                   dict(graph.unrecorded_ops))
 
 
@@ -226,12 +226,3 @@ def _tool_report(measurer: Measurer, pred, meas: Measurement | None, rows) -> To
         for key in sorted(set(pred.extras) | set(meas.extras)):
             report.checks[key] = (pred.extras.get(key), meas.extras.get(key))
     return report
-
-
-def _total(values) -> int | None:
-    total = 0
-    for v in values:
-        if v is None:
-            return None
-        total += v
-    return total

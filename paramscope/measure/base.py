@@ -133,6 +133,7 @@ class Measurer(ABC):
 
 
 def _sum(values) -> int | None:
+    """The sum, or None when any value is unknown (None)."""
     total = 0
     for v in values:
         if v is None:

@@ -91,7 +91,8 @@ class FvcoreMeasurer(Measurer):
             return Measurement(self.name, "skipped", note=(
                 f"fvcore needs real CPU tensors: predicted {need / 1e9:.2f} GB (params + "
                 f"activations + input) exceeds the budget of {self.budget_bytes / 1e9:.2f} GB; "
-                f"force it with --fvcore-budget {max(1, int(need / 1e9 + 1))}GB (or {BUDGET_ENV})"))
+                f"force it with --fvcore-budget {max(1, int(need / 1e9 + 1))}GB, {BUDGET_ENV}, "
+                f"or FvcoreMeasurer(budget_bytes=...) / analyze(..., fvcore_budget=...)"))
         from fvcore.nn import FlopCountAnalysis
 
         real = materialize(model, "cpu")

@@ -71,30 +71,32 @@ def _shape(shape) -> str:
     return "×".join(str(d) for d in shape[1:])
 
 
+def _layers(parent: Module, order: list[str], indent: str, lines: list[str], seen: set[str]) -> None:
+    for name in order:
+        _emit(parent.children[name], indent, lines, seen)
+
+
 def _emit(module: Module, indent: str, lines: list[str], seen: set[str]) -> None:
-    where = f"  # {module.qualname} -> {_shape(module.out_shape)}"
+    if module.qualname in seen:  # a shared module (same name, same layer) called again
+        where = f"  # {module.qualname} (the same module, called again)"
+    else:
+        where = f"  # {module.qualname} -> {_shape(module.out_shape)}"
+        seen.add(module.qualname)
     if module.kind == "leaf":
         lines.append(f"{indent}- {module.spec_kind}: {_leaf_args(module)}{where}")
         return
-    if module.kind == "chain":
-        lines.append(f"{indent}- sequential:{where}")
-        lines.append(f"{indent}    name: {_scalar(module.name)}")
-        lines.append(f"{indent}    layers:{'' if module.order else ' []'}")
-        for name in module.order:
-            _emit(module.children[name], indent + "      ", lines, seen)
-        return
-    lines.append(f"{indent}- residual:{where}")
+    kind, key = ("sequential", "layers") if module.kind == "chain" else ("residual", "body")
+    lines.append(f"{indent}- {kind}:{where}")
     lines.append(f"{indent}    name: {_scalar(module.name)}")
-    lines.append(f"{indent}    body:")
-    for name in module.order:
-        _emit(module.children[name], indent + "      ", lines, seen)
+    lines.append(f"{indent}    {key}:{'' if module.order else ' []'}")
+    _layers(module, module.order, indent + "      ", lines, seen)
     if module.shortcut:
         short = module.children[module.shortcut]
+        seen.add(short.qualname)
         lines.append(f"{indent}    shortcut:  # {short.qualname} -> {_shape(short.out_shape)}")
         lines.append(f"{indent}      name: {_scalar(short.name)}")
         lines.append(f"{indent}      layers:")
-        for name in short.order:
-            _emit(short.children[name], indent + "        ", lines, seen)
+        _layers(short, short.order, indent + "        ", lines, seen)
     if module.activation:
         act = module.children[module.activation]
         lines.append(f"{indent}    activation: {{{act.spec_kind}: {_leaf_args(act)}}}")
@@ -112,7 +114,5 @@ def emit(resolved: Resolved) -> str:
         f"  # batch {resolved.input_shape[0]}",
         "layers:",
     ]
-    seen: set[str] = set()
-    for name in resolved.root.order:
-        _emit(resolved.root.children[name], "  ", lines, seen)
+    _layers(resolved.root, resolved.root.order, "  ", lines, set())
     return "\n".join(lines) + "\n"
