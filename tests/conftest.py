@@ -21,6 +21,9 @@ class CliResult:
     def err_lines(self) -> list[str]:
         return self.err.splitlines()
 
+    def __iter__(self):  # code, out, err = run_cli(...)
+        return iter((self.code, self.out, self.err))
+
 
 def run_cli(*args: str) -> CliResult:
     """Run ``paramscope ARGS`` in this process; return exit code, stdout and stderr."""

@@ -3,10 +3,8 @@ compare against golden files, and parse Markdown tables back."""
 
 from __future__ import annotations
 
-import io
 import os
 import re
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,25 +23,19 @@ class Run:
 
 def run(*args: str, columns: int = 100, env: dict[str, str] | None = None) -> Run:
     """``paramscope ARGS`` in this process with NO_COLOR and COLUMNS set; stdout/stderr captured."""
-    from paramscope.cli.main import main
+    from conftest import run_cli
 
     saved = {k: os.environ.get(k) for k in ("NO_COLOR", "COLUMNS", *(env or {}))}
     os.environ.update({"NO_COLOR": "1", "COLUMNS": str(columns), **(env or {})})
-    out, err = io.StringIO(), io.StringIO()
     try:
-        with redirect_stdout(out), redirect_stderr(err):
-            try:
-                main([str(a) for a in args])
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        code, out, err = run_cli(*args)
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return Run(code, out.getvalue(), err.getvalue())
+    return Run(code, out, err)
 
 
 def normalise(text: str) -> str:

@@ -7,12 +7,10 @@ is one clean line on stderr and exit 2.
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import sys
 import textwrap
-from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
@@ -65,17 +63,7 @@ def expected_params(width=8, depth=2, num_classes=10):
     return params + width * num_classes + num_classes
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    from paramscope.cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-    return code, out.getvalue(), err.getvalue()
+from conftest import run_cli  # noqa: E402  (the one in-process CLI runner)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
@@ -18,17 +17,7 @@ README = ("sweep", "resnext50_32x4d", "--set", "groups=1,2,4,8,32",
           "--set", "width_per_group=64,40,24,14,4", "--zip")
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    from paramscope.cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-    return code, out.getvalue(), err.getvalue()
+from conftest import run_cli  # noqa: E402  (the one in-process CLI runner)
 
 
 # ---------------------------------------------------------------- value lists
