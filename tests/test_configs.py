@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from math import prod
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,7 +19,7 @@ from torch import nn
 from paramscope.api import build, resolve_spec
 from paramscope.spec.document import parse_file
 from paramscope.spec.library import builtin_files, resolve_import
-from tests.nodes import hparams_of
+from nodes import hparams_of
 
 LIBRARIES = {n for n, p in builtin_files().items() if parse_file(str(p), resolve_import).is_library}
 CONFIGS = sorted(n for n in builtin_files() if n not in LIBRARIES)
@@ -301,7 +302,8 @@ def test_graph_of_resolve_needs_no_torch():
     code = ("import sys; from paramscope.api import resolve_spec; "
             "r = resolve_spec('resnet50'); assert len(r.graph) == 175; "
             "assert 'torch' not in sys.modules, 'resolve imported torch'")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root)
     assert done.returncode == 0, done.stderr
 
 

@@ -30,7 +30,7 @@ from paramscope.errors import ParamscopeError
 from paramscope.spec.emit import emit
 from paramscope.spec.kinds import KINDS
 from paramscope.spec.library import builtin_files
-from tests.conftest import run_cli
+from conftest import run_cli
 
 # Deterministic by default (CI); PARAMSCOPE_FUZZ_RANDOM=1 PARAMSCOPE_FUZZ_EXAMPLES=5000 fuzzes deeper.
 _EXAMPLES = int(os.environ.get("PARAMSCOPE_FUZZ_EXAMPLES") or 0)
