@@ -110,6 +110,7 @@ def factory_subject(factory, label, input_shape, batch, overrides, dtype) -> Sub
         model = call_factory(factory, overrides, label, device="cpu")  # its error, if it fails too
         notes = [f"built on the CPU: the factory fails on the meta device ({meta_err.message}); "
                  "the analysis itself still ran on a meta copy"]
+    model.eval()  # paramscope's own instance: analysed for inference, like a spec
     subject = _module_subject(model, label, input_shape, batch, dtype)
     subject.notes.extend(notes)
     return subject

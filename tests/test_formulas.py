@@ -262,3 +262,11 @@ def test_matmul_vector_cases():
 def test_formulas_do_not_import_torch():
     code = "import sys, paramscope.formulas; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("kind", ["StochasticDepth", "Permute"])
+def test_torchvision_ops_reshapes_and_stochastic_depth_cost_nothing(kind):
+    """torchvision.ops.StochasticDepth (identity at inference) and Permute (a reshape)."""
+    node = LayerNode("blk", kind, {}, ((2, 8, 4, 4),), (2, 8, 4, 4))
+    cost = cost_of(node)
+    assert cost.status == "zero" and cost.macs == 0 and cost.flops == 0 and not cost.params

@@ -8,12 +8,15 @@ from paramscope.formulas.registry import Cost, formula
 
 #: kind -> why it costs nothing.
 ZERO_KINDS: dict[str, str] = {
-    **{k: "reshape only" for k in ("Flatten", "Unflatten", "flatten", "flatten_op")},
+    **{k: "reshape only" for k in ("Flatten", "Unflatten", "flatten", "flatten_op", "Permute")},
     "Identity": "identity",
     "cat": "copy only",
     **{k: "dropout is the identity at inference"
        for k in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
                  "FeatureAlphaDropout")},
+    # torchvision.ops.StochasticDepth (EfficientNet, ConvNeXt, Swin): drops whole residual
+    # branches while training, the identity at inference
+    "StochasticDepth": "stochastic depth is the identity at inference",
 }
 
 
