@@ -56,12 +56,20 @@ class LayerRow:
             "macs": self.cost.macs,
             "flops": self.cost.flops,
             "activation_bytes": self.activation_bytes,
-            "formula": "; ".join(f"{t.quantity} = {t.expression} = {t.value:,}" for t in self.cost.terms),
+            "formula": "; ".join(_term_text(t) for t in self.cost.terms),
             "terms": [{"quantity": t.quantity, "expression": t.expression, "value": t.value}
                       for t in self.cost.terms],
             "measured": self.measured,
             "status": self.status,
         }
+
+
+def _term_text(term) -> str:
+    """``weight = 3×64×7×7 = 9,408``; ``bias = 64`` when the expression is the number itself."""
+    value = f"{term.value:,}"
+    if term.expression.replace(",", "") == str(term.value):
+        return f"{term.quantity} = {value}"
+    return f"{term.quantity} = {term.expression} = {value}"
 
 
 def _trainable(node: LayerNode, cost: Cost) -> int:
