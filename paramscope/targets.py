@@ -47,6 +47,8 @@ def parse_target(text: str) -> Target:
             return Target(text, "factory", path=module, attr=attr)
         return Target(text, "factory", module=module, attr=attr)
     if is_spec_path(text):
+        if os.path.exists(text) and not os.path.isfile(text):
+            raise TargetError(f"spec {text!r} is not a regular file (a directory or a device?)")
         if not os.path.isfile(text):
             raise TargetError(f"spec file {text!r} does not exist")
         return Target(text, "spec", path=text)
