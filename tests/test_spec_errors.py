@@ -526,3 +526,21 @@ def test_padding_mode_within_the_input_matches_torch(write_spec):
         conv = nn.Conv2d(1, 1, 1, padding=padding, padding_mode=mode, device="meta")
         expected = tuple(conv(torch.empty(1, 1, size, size, device="meta")).shape)
         assert resolve_spec(str(path)).root.out_shape == expected
+
+
+@pytest.mark.xfail(strict=True, reason="softmax dim is not checked against the input rank: dim 7 on a "
+                                       "4-d input resolves (and runs on meta) but torch raises IndexError on CPU")
+@pytest.mark.parametrize("dim", [4, 7, -5])
+def test_softmax_dim_out_of_range_is_a_spec_error(dim, cli, write_spec):
+    path = write_spec(f"name: bad\ninput: [3, 8, 8]\nlayers:\n  - softmax: {{dim: {dim}}}\n")
+    assert_one_line_error(cli("show", str(path)), ["spec.yaml:4:", "layers[0]", "dim"])
+
+
+@pytest.mark.parametrize("dim", [-4, -1, 0, 3])
+def test_softmax_dim_in_range_runs_on_cpu(dim, write_spec):
+    import torch
+
+    from paramscope.api import build
+
+    path = write_spec(f"name: ok\ninput: [3, 4, 4]\nlayers:\n  - softmax: {{dim: {dim}}}\n")
+    assert build(str(path))(torch.zeros(1, 3, 4, 4)).shape == (1, 3, 4, 4)
