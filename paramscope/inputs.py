@@ -43,8 +43,9 @@ def parse_input(text: str | None, default: Shape | None, batch: int | None) -> S
         if batch is not None and batch != dims[0]:
             raise ParamscopeError(f"--batch {batch} contradicts the batch in --input {text}")
     else:
+        layout = {1: "features", 2: "C×L", 3: "C×H×W"}.get(len(base) - 1, f"{len(base) - 1} sizes")
         raise ParamscopeError(f"--input {text!r} has {len(dims)} sizes; this target takes "
-                              f"{len(base) - 1} (C×H×W) or {len(base)} with the batch")
+                              f"{len(base) - 1} ({layout}) or {len(base)} with the batch")
     if batch is not None:
         shape = (batch, *shape[1:])
     return tuple(shape)

@@ -528,8 +528,7 @@ def test_padding_mode_within_the_input_matches_torch(write_spec):
         assert resolve_spec(str(path)).root.out_shape == expected
 
 
-@pytest.mark.xfail(strict=True, reason="softmax dim is not checked against the input rank: dim 7 on a "
-                                       "4-d input resolves (and runs on meta) but torch raises IndexError on CPU")
+
 @pytest.mark.parametrize("dim", [4, 7, -5])
 def test_softmax_dim_out_of_range_is_a_spec_error(dim, cli, write_spec):
     path = write_spec(f"name: bad\ninput: [3, 8, 8]\nlayers:\n  - softmax: {{dim: {dim}}}\n")

@@ -827,9 +827,7 @@ layers:
     torch_check(resolved)  # the built Residual used to call only the first shortcut layer
 
 
-@pytest.mark.xfail(strict=True, reason="a network whose layers are all dropped (when: false, repeat 0) "
-                                       "resolves to an empty graph, but show prints 'layers:' with no items, "
-                                       "which does not resolve")
+
 def test_network_with_every_layer_dropped(cli, tmp_path, write_spec):
     path = write_spec("name: t\ninput: [3, 4, 4]\nparams: {n: 0}\nlayers:\n  - relu: {when: false}\n"
                       "  - repeat: {times: '${n}', layers: [tanh]}\n")

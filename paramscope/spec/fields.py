@@ -70,7 +70,14 @@ def boolean(value: Any) -> bool:
 
 def number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(f"expected a number, got {_describe(value)}")
+        hint = ""
+        if isinstance(value, str):
+            try:
+                float(value)
+                hint = " (YAML reads 1e-6 as text: write 1.0e-6)"
+            except ValueError:
+                pass
+        raise SpecError(f"expected a number, got {_describe(value)}{hint}")
     return float(value)
 
 

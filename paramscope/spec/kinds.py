@@ -218,7 +218,14 @@ _activation("hardsigmoid", "Hardsigmoid", inplace=_INPLACE)
 _activation("sigmoid", "Sigmoid")
 _activation("tanh", "Tanh")
 _activation("mish", "Mish", inplace=_INPLACE)
-_activation("softmax", "Softmax", dim=Field(F.integer, 1, F.INT))
+
+
+@kind("softmax", "nn.Softmax", dim=Field(F.integer, 1, F.INT, "dimension, batch included"))
+def softmax(a: dict, shape: Shape) -> Leaf:
+    if not -len(shape) <= a["dim"] < len(shape):
+        raise SpecError(f"dim={a['dim']} is out of range for a {len(shape)}-d input "
+                        f"(batch included: {-len(shape)} to {len(shape) - 1})")
+    return Leaf("Softmax", dict(a), dict(a), shape)
 _activation("identity", "Identity")
 
 

@@ -214,6 +214,9 @@ class Resolver:
             raise SpecError("layers must be a non-empty list", file=doc.file, line=item_where.line)
         root = Module("", "", "chain", "sequential", "layers", in_shape=shape)
         out = self._items(items, item_where, scope, shape, _Scope(root))
+        if not root.order:
+            raise SpecError("no layers are left after when/repeat: the network is empty",
+                            file=item_where.file, line=item_where.line, path="layers")
         root.out_shape = out
         graph = Graph(self.nodes, shape, source="spec",
                       modules={m.qualname: m.class_name for m in root.walk()})
