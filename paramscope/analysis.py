@@ -155,6 +155,9 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
                             "(no leaf layer owns them); counted in the total")
     for kind in report.unsupported:
         report.notes.append(f"no formula for {kind}: its MACs/FLOPs are not in the totals")
+    report.unrecorded_ops = dict(subject.graph.unrecorded_ops)
+    for key, n in report.unrecorded_ops.items():
+        report.notes.append(f"functional op {key} ran {n}× with no formula (not in the totals)")
     if tools:
         from paramscope.measure.run import run_measurers
 

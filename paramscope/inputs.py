@@ -19,6 +19,9 @@ def parse_input(text: str | None, default: Shape | None, batch: int | None) -> S
     """Combine ``--input`` and ``--batch`` with the spec's default input (batch first).
 
     ``default`` is the spec's input including batch, or None for a factory (3×224×224).
+    ``224`` sets H=W, ``3x32x32`` C×H×W, ``2x3x224x224`` adds the batch; ``[2,10,64]`` is
+    the exact tensor shape (any rank, batch first; for token and sequence models), as is
+    ``NxF`` for a factory.
     """
     if batch is not None and batch < 1:
         raise ParamscopeError(f"--batch must be a positive integer, got {batch}")
@@ -27,14 +30,24 @@ def parse_input(text: str | None, default: Shape | None, batch: int | None) -> S
     base = default or (1, 3, 224, 224)
     if text is None:
         return (batch, *base[1:])
-    parts = re.split(r"[x×,]", text.strip().lower())
+    exact = text.strip().startswith("[")
+    body = text.strip()[1:-1] if exact and text.strip().endswith("]") else text
+    parts = re.split(r"[x×,]", body.strip().lower())
     try:
         dims = [int(p) for p in parts]
     except ValueError:
-        raise ParamscopeError(f"--input expects 224, 3x32x32 or 2x3x224x224, got {text!r}") from None
+        raise ParamscopeError(f"--input expects 224, 3x32x32, 2x3x224x224 or an exact shape "
+                              f"such as [2,10,64], got {text!r}") from None
     if any(d < 1 or d > MAX_DIM for d in dims):
         raise ParamscopeError(f"--input sizes must be between 1 and {MAX_DIM:,}, got {text!r}")
-    if len(dims) == 1:
+    if len(dims) > 8:
+        raise ParamscopeError(f"--input {text!r} has {len(dims)} dimensions; at most 8")
+    if exact or (default is None and len(dims) == 2):  # the tensor's own shape, batch first
+        if default is not None and len(dims) != len(default):
+            raise ParamscopeError(f"--input {text!r} has {len(dims)} dimensions; this spec's input "
+                                  f"has {len(default)} with the batch")
+        shape = tuple(dims)
+    elif len(dims) == 1:
         shape = (base[0], *base[1:2], dims[0], dims[0]) if len(base) == 4 else (base[0], dims[0])
     elif len(dims) == len(base) - 1:
         shape = (base[0], *dims)

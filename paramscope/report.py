@@ -111,6 +111,8 @@ class Report:
     buffers: int = 0
     notes: list[str] = field(default_factory=list)
     modules: dict[str, str] = field(default_factory=dict)
+    #: functional ops the trace saw but no formula covers, "<module>:<op>" -> calls
+    unrecorded_ops: dict[str, int] = field(default_factory=dict)
 
     @property
     def unsupported(self) -> list[str]:
@@ -146,8 +148,9 @@ class Report:
             "dtype": self.dtype,
             "source": self.source,
             "totals": self.totals,
-            "complete": not self.unsupported,
+            "complete": not self.unsupported and not self.unrecorded_ops,
             "unsupported_kinds": self.unsupported,
+            "unrecorded_ops": self.unrecorded_ops,
             "layers": [r.to_dict() for r in self.layers],
             "measurers": {k: m.to_dict() for k, m in self.measurers.items()},
             "notes": self.notes,

@@ -30,7 +30,8 @@ PURE_OPS = frozenset("""
     get_device is_floating_point is_complex is_contiguous item tolist type_as
     view view_as reshape reshape_as permute transpose t swapaxes swapdims movedim moveaxis
     squeeze unsqueeze squeeze_ unsqueeze_ unflatten expand expand_as repeat
-    contiguous clone detach detach_ to type float double half bfloat16 cpu cuda requires_grad_
+    contiguous clone detach detach_ to type float double half bfloat16 long int short bool byte
+    char cpu cuda requires_grad_
     cat concat concatenate stack hstack vstack split split_with_sizes chunk unbind
     tensor_split narrow select index_select gather flip roll pad pixel_shuffle
     pixel_unshuffle channel_shuffle
@@ -60,6 +61,8 @@ FUNCTIONAL_MODULE_OPS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = 
     "flatten": ("Flatten", ("start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1}),
     "dropout": ("Dropout", ("p", "training", "inplace"),
                 {"p": 0.5, "training": True, "inplace": False}),
+    "interpolate": ("Upsample", ("size", "scale_factor", "mode", "align_corners"),
+                    {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None}),
     **{f"adaptive_{op}_pool{n}d": (f"Adaptive{op.title()}Pool{n}d", ("output_size",), {})
        for op in ("avg", "max") for n in (1, 2, 3)},
     **{f"max_pool{n}d": (f"MaxPool{n}d", ("kernel_size", "stride", "padding", "dilation",
@@ -72,6 +75,33 @@ FUNCTIONAL_MODULE_OPS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = 
                           "count_include_pad": True, "divisor_override": None})
        for n in (1, 2, 3)},
 }
+
+#: functions that apply a weight tensor passed in: the kind whose formula costs them.
+WEIGHTED_OPS: dict[str, str] = {"linear": "Linear", "conv1d": "Conv1d", "conv2d": "Conv2d",
+                                "conv3d": "Conv3d"}
+
+
+def weighted_hparams(kind: str, args, kwargs, out_shape: Shape) -> dict[str, Any] | None:
+    """Hyper-parameters of ``F.linear`` / ``F.convNd`` from the weight's shape and the
+    call's arguments (torch.nn names, as the module would have them); None if unreadable."""
+    names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+    bound = dict(zip(names, args))
+    bound.update({k: v for k, v in kwargs.items() if k in names})
+    weight = bound.get("weight")
+    if weight is None or not hasattr(weight, "shape"):
+        return None
+    has_bias = bound.get("bias") is not None
+    if kind == "Linear":
+        return {"in_features": int(weight.shape[-1]), "out_features": int(weight.shape[0]),
+                "bias": has_bias}
+    groups = int(bound.get("groups", 1))
+    raw = {"in_channels": int(weight.shape[1]) * groups, "out_channels": int(weight.shape[0]),
+           "kernel_size": tuple(int(k) for k in weight.shape[2:]), "stride": bound.get("stride", 1),
+           "padding": bound.get("padding", 0), "dilation": bound.get("dilation", 1),
+           "groups": groups, "bias": has_bias, "padding_mode": "zeros"}
+    raw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items()}
+    return normalise_hparams(kind, raw, out_shape)
+
 
 #: function name -> functional kind (``"add"``, ``"mul"``, ``"matmul"``).
 ARITHMETIC_OPS: dict[str, str] = {
@@ -281,10 +311,17 @@ class _Recorder:
         for name, module in root.named_modules():
             self.names.setdefault(module, name)
         self.leaves = {m for m in self.names if next(m.children(), None) is None}
+        #: leaves whose kind has a formula: their inner ops are covered by it.  A leaf
+        #: with no formula is *composite*: the functional ops it calls are recorded.
+        from paramscope.formulas import registered_kinds
+
+        kinds = registered_kinds()
+        self.opaque = {m for m in self.leaves if resolve_kind(m)[0] in kinds}
         self.stack: list[Any] = []
         self.nodes: list[LayerNode] = []
         self.calls: Counter = Counter()
         self.unrecorded: Counter = Counter()
+        self.recorded_in: Counter = Counter()  # module name -> functional nodes recorded in it
         self.called: set = set()
         self.busy = False  # True while our own hook code runs (ignore its tensor ops)
         self.owners: dict[int, str] = {}  # id(tensor) -> first "<module>.<param>"
@@ -323,9 +360,12 @@ class _Recorder:
             out_shape = tuple(out.shape) if out is not None else ()
             index = self.calls[id(module)]
             self.calls[id(module)] += 1
+            hparams = module_hparams(module, kind, cls, out_shape)
+            if module not in self.opaque and self.recorded_in[self.names[module]]:
+                hparams["composite"] = True  # costed through the functional ops it called
             self.nodes.append(LayerNode(
                 name=self.names[module], kind=kind,
-                hparams=module_hparams(module, kind, cls, out_shape),
+                hparams=hparams,
                 in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
                 out_shape=out_shape, params=self._param_info[module],
                 buffers=self._infos(module, module._buffers), call_index=index,
@@ -336,7 +376,7 @@ class _Recorder:
     # functional ops -------------------------------------------------------
     def wants(self) -> bool:
         """True when a function call should be looked at (inside a non-leaf module)."""
-        return not self.busy and bool(self.stack) and self.stack[-1] not in self.leaves
+        return not self.busy and bool(self.stack) and self.stack[-1] not in self.opaque
 
     def record_function(self, func, args, kwargs, result) -> None:
         name = getattr(func, "__name__", None) or repr(func)
@@ -344,6 +384,13 @@ class _Recorder:
             kind = ARITHMETIC_OPS[name]
             inplace = name.startswith("__i") or (name.endswith("_") and not name.endswith("__"))
             hparams = {"op": name, "inplace": inplace}
+        elif name in WEIGHTED_OPS:
+            kind = WEIGHTED_OPS[name]
+            out = _first_tensor(result)
+            hparams = weighted_hparams(kind, args, kwargs, tuple(out.shape) if out is not None else ())
+            if hparams is None:
+                self.unrecorded[f"{self.names[self.stack[-1]]}:{_label(func, name)}"] += 1
+                return
         elif name in FUNCTIONAL_MODULE_OPS:
             kind, order, defaults = FUNCTIONAL_MODULE_OPS[name]
             raw = dict(defaults)
@@ -357,6 +404,7 @@ class _Recorder:
                 self.unrecorded[f"{self.names[self.stack[-1]]}:{_label(func, name)}"] += 1
             return
         owner = self.stack[-1]
+        self.recorded_in[self.names[owner]] += 1
         out = _first_tensor(result)
         key = (self.names[owner], kind)
         index = self.calls[key]

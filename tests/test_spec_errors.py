@@ -278,7 +278,7 @@ CLI_CASES = [
     ("set-unknown-block", ["show", "resnet50", "--set", "block=bottlenek"],
      ["unknown template 'bottlenek'", "did you mean bottleneck"]),
     ("input-zero", ["show", "resnet50", "--input", "0"], ["--input sizes must be between 1 and 1,000,000,000, got '0'"]),
-    ("input-word", ["show", "resnet50", "--input", "abc"], ["--input expects 224, 3x32x32 or 2x3x224x224, got 'abc'"]),
+    ("input-word", ["show", "resnet50", "--input", "abc"], ["--input expects 224, 3x32x32, 2x3x224x224 or an exact shape such as [2,10,64], got 'abc'"]),
     ("input-zero-spatial", ["show", "resnet50", "--input", "3x0x0"], ["--input sizes must be between 1", "'3x0x0'"]),
     ("input-negative", ["show", "resnet50", "--input=-5"], ["--input sizes must be between 1", "'-5'"]),
     ("input-huge", ["show", "resnet50", "--input", "2000000000"], ["--input sizes must be between 1 and 1,000,000,000"]),

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from paramscope.errors import ParamscopeError
+from paramscope.formulas import cost_of
 from paramscope.materialize import materialize, meta_clone
 from paramscope.trace import trace
 from torch_models import GroupedSE, TinyResNet, TokenMixer, vgg_stem
@@ -122,9 +123,54 @@ def test_kind_of_subclass_walks_the_mro():
             return x * 2
 
     graph = trace(nn.Sequential(MyConv(3, 4, 1), Scaled()), (1, 3, 4, 4))
-    assert [n.kind for n in graph.nodes] == ["Conv2d", "Scaled"]
+    # an unknown leaf is composite: the ops it calls (x * 2) are recorded under its name
+    assert [n.kind for n in graph.nodes] == ["Conv2d", "mul", "Scaled"]
     assert graph.nodes[0].hparams["out_channels"] == 4
     assert graph.modules["0"] == "MyConv"
+    mul, scaled = graph.nodes[1], graph.nodes[2]
+    assert mul.name == scaled.name == "1" and mul.functional and scaled.hparams["composite"]
+    assert cost_of(mul).flops == 1 * 4 * 4 * 4 and cost_of(scaled).status == "ok"
+
+
+def test_leaf_without_formula_and_without_visible_ops_stays_unsupported():
+    """LSTM's arithmetic runs in one C++ call: nothing is recorded, so never a silent 0."""
+    lstm = nn.LSTM(8, 16, batch_first=True)
+    graph = trace(lstm, (2, 5, 8))
+    node = next(n for n in graph.nodes if n.kind == "LSTM")
+    assert "composite" not in node.hparams
+    assert cost_of(node).status == "unsupported" and cost_of(node).macs is None
+
+
+def flop_count(module: nn.Module, shape) -> int:
+    """FlopCounterMode's total for ``module`` on a meta input (independent truth)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    meta = meta_clone(module)
+    with FlopCounterMode(display=False) as counter:
+        meta(torch.empty(shape, device="meta"))
+    return counter.get_total_flops()
+
+
+def test_functional_conv_and_linear_are_costed_like_modules():
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(16, 6, 3, 3))
+            self.fc = nn.Parameter(torch.randn(10, 16))
+
+        def forward(self, x):
+            y = torch.nn.functional.conv2d(x, self.w, stride=2, padding=1, groups=2)
+            return torch.nn.functional.linear(y.mean((2, 3)), self.fc)
+
+    graph = trace(Functional(), (1, 12, 8, 8))
+    conv = next(n for n in graph.nodes if n.kind == "Conv2d")
+    linear = next(n for n in graph.nodes if n.kind == "Linear")
+    assert conv.functional and conv.hparams["in_channels"] == 12 and conv.hparams["groups"] == 2
+    assert conv.hparams["stride"] == (2, 2) and conv.hparams["padding"] == (1, 1)
+    reference = nn.Conv2d(12, 16, 3, stride=2, padding=1, groups=2, bias=False)
+    assert cost_of(conv).macs == 1 * 4 * 4 * 16 * 6 * 3 * 3 == flop_count(reference, (1, 12, 8, 8)) // 2
+    assert cost_of(conv).params == {} and cost_of(linear).params == {}  # the module counts them
+    assert cost_of(linear).macs == 16 * 10
 
 
 def test_tied_weights_and_training_flag():

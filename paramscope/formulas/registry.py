@@ -10,7 +10,7 @@ never a silent zero.  No torch import here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 from paramscope.graph import LayerNode
@@ -69,10 +69,27 @@ def registered_kinds() -> frozenset[str]:
 
 
 def cost_of(node: LayerNode) -> Cost:
-    """The cost of one layer call; ``status="unsupported"`` when no formula exists."""
+    """The cost of one layer call; ``status="unsupported"`` when no formula exists.
+
+    A functional op (``F.conv2d(x, w)``) counts no parameters: its tensors belong to a
+    module, which counts them.  A *composite* leaf (a module with no formula whose
+    functional ops were recorded) counts its own parameters and no arithmetic: the
+    ops it called carry that.
+    """
     fn = _REGISTRY.get(node.kind)
+    if fn is None and node.hparams.get("composite"):
+        counted = {n: p.numel for n, p in node.params.items()} if node.counts_params else {}
+        terms = tuple(Term(n, "×".join(f"{d:,}" for d in p.shape) or "1", p.numel)
+                      for n, p in node.params.items() if node.counts_params)
+        return Cost(node.kind, counted, 0, 0, terms + (Term("macs", "0", 0), Term("flops", "0", 0)),
+                    "ok", f"{node.kind} has no formula: its arithmetic is counted through the "
+                          "functional ops it calls (rows ':conv2d', ':add' ... of this module)")
     if fn is None:
         counted = {n: p.numel for n, p in node.params.items()} if node.counts_params else {}
         return Cost(node.kind, counted, None, None, (), "unsupported",
                     f"no formula for {node.kind}")
-    return fn(node)
+    cost = fn(node)
+    if node.functional and cost.params:
+        cost = replace(cost, params={}, note=(cost.note + "; " if cost.note else "")
+                       + "functional call: its tensors are counted by the module that owns them")
+    return cost

@@ -88,5 +88,3 @@ def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget
                                     f"{cell.status}: {cell.reason}")
     for tool, tool_report in joined.tools.items():
         report.measurers[tool] = _result(tool_report)
-    for key, n in joined.unrecorded_ops.items():
-        report.notes.append(f"functional op {key} ran {n}× with no formula (not in the totals)")
