@@ -187,3 +187,32 @@ def test_unknown_kind_with_invisible_ops_is_not_predicted():
     assert "0:torch.cumsum" in graph.unrecorded_ops
     # torchinfo's rule needs no formula: a parameter not named weight/bias counts 0
     assert MEASURERS["torchinfo"]().predict(graph).layers["0"].value == 0
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
+def test_upsample_and_interpolate_reconcile_with_every_tool(mode):
+    """nn.Upsample and F.interpolate: formula FLOPs per mode; each tool predicted exactly."""
+    from paramscope.formulas import cost_of
+    from paramscope.formulas.resample import RESAMPLE_FLOPS
+
+    class Up(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(3, 4, 1)
+            self.up = nn.Upsample(scale_factor=2, mode=mode)
+
+        def forward(self, x):
+            y = self.up(self.c(x))
+            return torch.nn.functional.interpolate(y, scale_factor=0.5, mode=mode)
+
+    model = Up().eval()
+    graph = trace(model, (1, 3, 8, 8))
+    ups = [n for n in graph.nodes if n.kind == "Upsample"]
+    assert len(ups) == 2 and ups[1].functional
+    per_element = RESAMPLE_FLOPS.get(mode, (0, ""))[0]
+    assert cost_of(ups[0]).flops == per_element * 1 * 4 * 16 * 16
+    assert cost_of(ups[1]).flops == per_element * 1 * 4 * 8 * 8
+    for tool in ("torchinfo", "fvcore", "flop_counter"):
+        measurer = MEASURERS[tool]()
+        predicted, measured = measurer.predict(graph), measurer.measure(model, (1, 3, 8, 8), graph=graph)
+        assert predicted.total == measured.total, tool
