@@ -121,9 +121,8 @@ def _median(runs: list[Run]) -> Run:
 
 # ----------------------------------------------------------------------------- scripts
 
-def _torchinfo_script(shape: tuple[int, ...]) -> str:
-    return f"""
-import torch, torchinfo
+#: the resnet152 every baseline script measures: torchvision's when installed
+_RESNET152 = """
 try:
     import torchvision
     model, source = torchvision.models.resnet152(), "torchvision"
@@ -131,6 +130,13 @@ except ImportError:
     import paramscope
     model, source = paramscope.build("resnet152"), "paramscope (CPU)"
 model.eval()
+"""
+
+
+def _torchinfo_script(shape: tuple[int, ...]) -> str:
+    return f"""
+import torch, torchinfo
+{_RESNET152}
 stats = torchinfo.summary(model, input_size={shape!r}, verbose=0, device="cpu")
 print(source, stats.total_params, stats.total_mult_adds)
 """
@@ -140,13 +146,7 @@ def _fvcore_script(shape: tuple[int, ...]) -> str:
     return f"""
 import torch
 from fvcore.nn import FlopCountAnalysis
-try:
-    import torchvision
-    model, source = torchvision.models.resnet152(), "torchvision"
-except ImportError:
-    import paramscope
-    model, source = paramscope.build("resnet152"), "paramscope (CPU)"
-model.eval()
+{_RESNET152}
 analysis = FlopCountAnalysis(model, torch.zeros({shape!r}))  # as its README runs it: autograd on
 analysis.unsupported_ops_warnings(False)
 analysis.uncalled_modules_warnings(False)

@@ -128,8 +128,7 @@ def trace(model, input_shape, dtype: str = "float32") -> Graph:
     """
     import torch
 
-    shape = check_shape(input_shape)
-    tdtype = torch_dtype(dtype)
+    x = example_input(input_shape, dtype)
     work = meta_model(model)
     rec = _Recorder(work)
     handles = []
@@ -138,7 +137,7 @@ def trace(model, input_shape, dtype: str = "float32") -> Graph:
             handles.append(module.register_forward_pre_hook(rec.enter, with_kwargs=True))
             handles.append(module.register_forward_hook(rec.leave, with_kwargs=True))
         with torch.no_grad(), _function_recorder(rec):
-            work(torch.empty(shape, dtype=tdtype, device="meta"))
+            work(x)
     except ParamscopeError:
         raise
     except Exception as err:  # the model's own forward failed
@@ -149,9 +148,19 @@ def trace(model, input_shape, dtype: str = "float32") -> Graph:
     finally:
         for handle in handles:
             handle.remove()
-    return Graph(nodes=rec.nodes, input_shape=shape, source="module", dtype=dtype,
+    return Graph(nodes=rec.nodes, input_shape=tuple(x.shape), source="module", dtype=dtype,
                  modules={name: type(m).__name__ for m, name in rec.names.items()},
                  unrecorded_ops=dict(rec.unrecorded), container_params=rec.container_params())
+
+
+def example_input(input_shape, dtype: str = "float32", device: str = "meta"):
+    """The input tensor a tool runs on: empty on the meta device, zeros on a real one."""
+    import torch
+
+    shape, tdtype = check_shape(input_shape), torch_dtype(dtype)
+    if device == "meta":
+        return torch.empty(shape, dtype=tdtype, device="meta")
+    return torch.zeros(shape, dtype=tdtype, device=device)
 
 
 def check_shape(input_shape) -> Shape:

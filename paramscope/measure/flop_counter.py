@@ -29,10 +29,10 @@ class FlopCounterMeasurer(Measurer):
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
-        from paramscope.trace import check_shape, meta_model, torch_dtype
+        from paramscope.trace import example_input, meta_model
 
         work = meta_model(model)
-        x = torch.empty(check_shape(input_shape), dtype=torch_dtype(dtype), device="meta")
+        x = example_input(input_shape, dtype)
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
             work(x)

@@ -83,7 +83,7 @@ class FvcoreMeasurer(Measurer):
         import torch
 
         from paramscope.materialize import materialize
-        from paramscope.trace import check_shape, torch_dtype, trace
+        from paramscope.trace import example_input, trace
 
         graph = graph if graph is not None else trace(model, input_shape, dtype)
         need = self.estimate_bytes(graph)
@@ -96,7 +96,7 @@ class FvcoreMeasurer(Measurer):
         from fvcore.nn import FlopCountAnalysis
 
         real = materialize(model, "cpu")
-        x = torch.zeros(check_shape(input_shape), dtype=torch_dtype(dtype))
+        x = example_input(input_shape, dtype, device="cpu")
         analysis = (FlopCountAnalysis(real, (x,)).unsupported_ops_warnings(False)
                     .uncalled_modules_warnings(False).tracer_warnings("none"))
         with torch.no_grad():

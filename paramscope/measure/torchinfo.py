@@ -33,14 +33,13 @@ class TorchinfoMeasurer(Measurer):
         "a leaf that has parameters, params = bytes of leaf parameters. Runs on meta, eval mode.")
 
     def measure(self, model, input_shape, dtype="float32", *, graph=None) -> Measurement:
-        import torch
         from torchinfo import summary
         from torchinfo import torchinfo as tool
 
-        from paramscope.trace import check_shape, meta_model, torch_dtype
+        from paramscope.trace import example_input, meta_model
 
         work = meta_model(model)
-        x = torch.empty(check_shape(input_shape), dtype=torch_dtype(dtype), device="meta")
+        x = example_input(input_shape, dtype)
         stats = summary(work, input_data=[x], verbose=0, depth=100)
         cached = tool._cached_forward_pass  # summary() caches every run by class name
         if cached.get(type(work).__name__) is stats.summary_list:
