@@ -103,6 +103,36 @@ def weighted_hparams(kind: str, args, kwargs, out_shape: Shape) -> dict[str, Any
     return normalise_hparams(kind, raw, out_shape)
 
 
+#: attention functions -> the kind whose formula costs them.
+ATTENTION_OPS = {"multi_head_attention_forward": "MultiheadAttention",
+                 "scaled_dot_product_attention": "scaled_dot_product_attention"}
+_MHA_ARGS = ("query", "key", "value", "embed_dim_to_check", "num_heads", "in_proj_weight",
+             "in_proj_bias", "bias_k", "bias_v", "add_zero_attn", "dropout_p", "out_proj_weight",
+             "out_proj_bias")
+
+
+def attention_hparams(name: str, args, kwargs) -> dict[str, Any] | None:
+    """q/k/v shapes (and heads, biases) of an attention call; None if they are not batched."""
+    names = _MHA_ARGS if name == "multi_head_attention_forward" else ("query", "key", "value")
+    bound = dict(zip(names, args))
+    bound.update({k: v for k, v in kwargs.items() if k in names})
+    shapes = [tuple(int(d) for d in getattr(bound.get(k), "shape", ())) for k in ("query", "key", "value")]
+    if name == "scaled_dot_product_attention":
+        if any(len(s) < 2 for s in shapes):
+            return None
+        return {"q_shape": shapes[0], "k_shape": shapes[1], "v_shape": shapes[2]}
+    if any(len(s) == 2 for s in shapes):  # unbatched (L, E): one sequence
+        shapes = [(s[0], 1, s[1]) for s in shapes]
+    if any(len(s) != 3 for s in shapes):
+        return None
+    return {"q_shape": shapes[0], "k_shape": shapes[1], "v_shape": shapes[2],
+            "num_heads": int(bound.get("num_heads", 1)),
+            "in_proj_bias": bound.get("in_proj_bias") is not None,
+            "out_proj_bias": bound.get("out_proj_bias") is not None,
+            "bias_k": bound.get("bias_k") is not None,
+            "add_zero_attn": bool(bound.get("add_zero_attn", False))}
+
+
 #: function name -> functional kind (``"add"``, ``"mul"``, ``"matmul"``).
 ARITHMETIC_OPS: dict[str, str] = {
     **dict.fromkeys(("add", "add_", "__add__", "__radd__", "__iadd__"), "add"),
@@ -393,6 +423,12 @@ class _Recorder:
             kind = ARITHMETIC_OPS[name]
             inplace = name.startswith("__i") or (name.endswith("_") and not name.endswith("__"))
             hparams = {"op": name, "inplace": inplace}
+        elif name in ATTENTION_OPS:
+            kind = ATTENTION_OPS[name]
+            hparams = attention_hparams(name, args, kwargs)
+            if hparams is None:
+                self.unrecorded[f"{self.names[self.stack[-1]]}:{_label(func, name)}"] += 1
+                return
         elif name in WEIGHTED_OPS:
             kind = WEIGHTED_OPS[name]
             out = _first_tensor(result)

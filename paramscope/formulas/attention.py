@@ -1,0 +1,73 @@
+"""Attention: ``F.multi_head_attention_forward`` (nn.MultiheadAttention) and
+``F.scaled_dot_product_attention``.
+
+Shapes come from the hyper-parameters the trace records (query ``L×N×E``, key ``S×N×kdim``,
+value ``S×N×vdim``; SDPA ``…×L×d`` / ``…×S×d`` / ``…×S×d_v``).  MACs: the q/k/v and output
+projections (linear, bias excluded) plus ``Q·Kᵀ`` and ``softmax·V``.  FLOPs: 2 × MACs, the
+projection biases (1 per output element), the 1/√d scaling of q (1 per element) and the
+softmax (5 per score, as the Softmax formula).  Parameters belong to the module that owns
+them (``in_proj_weight``, ``out_proj``), so these functional calls count none.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from paramscope.formulas._expr import dims, num, times
+from paramscope.formulas.activation import ACTIVATION_FLOPS
+from paramscope.formulas.registry import Cost, Term, formula
+from paramscope.graph import LayerNode
+
+SOFTMAX_FLOPS = ACTIVATION_FLOPS["Softmax"][0]
+
+
+def _terms(parts: list[tuple[str, str, int]], extra: list[tuple[str, str, int]]) -> tuple[int, int, tuple]:
+    macs = sum(v for _, _, v in parts)
+    flops_extra = sum(v for _, _, v in extra)
+    terms = [Term(f"macs ({label})", expr, v) for label, expr, v in parts]
+    terms.append(Term("macs", " + ".join(num(v) for _, _, v in parts), macs))
+    terms += [Term(f"flops ({label})", expr, v) for label, expr, v in extra]
+    flop_expr = " + ".join([f"2 × {num(macs)}"] + [num(v) for _, _, v in extra])
+    terms.append(Term("flops", flop_expr, 2 * macs + flops_extra))
+    return macs, 2 * macs + flops_extra, tuple(terms)
+
+
+@formula("MultiheadAttention")
+def multi_head_attention(node: LayerNode) -> Cost:
+    """nn.MultiheadAttention's forward: projections, scores, weighted values, output projection."""
+    h = node.hparams
+    (L, N, E), (S, _, kdim), (_, _, vdim) = h["q_shape"], h["k_shape"], h["v_shape"]
+    heads = h["num_heads"]
+    S_att = S + int(h.get("bias_k", False)) + int(h.get("add_zero_attn", False))
+    parts = [
+        ("q projection", dims((L, N, E, E)), L * N * E * E),
+        ("k projection", dims((S, N, kdim, E)), S * N * kdim * E),
+        ("v projection", dims((S, N, vdim, E)), S * N * vdim * E),
+        ("Q·Kᵀ", times(dims((N, heads, L, S_att)), f"{num(E)}/{heads}"), N * L * S_att * E),
+        ("softmax·V", times(dims((N, heads, L, S_att)), f"{num(E)}/{heads}"), N * L * S_att * E),
+        ("output projection", dims((L, N, E, E)), L * N * E * E),
+    ]
+    extra = [("1/√d scaling", dims((L, N, E)), L * N * E),
+             ("softmax", times(num(SOFTMAX_FLOPS), dims((N, heads, L, S_att))),
+              SOFTMAX_FLOPS * N * heads * L * S_att)]
+    if h.get("in_proj_bias"):
+        extra.append(("projection biases", f"{dims((L, N, E))} + 2 × {dims((S, N, E))}",
+                      L * N * E + 2 * S * N * E))
+    if h.get("out_proj_bias"):
+        extra.append(("output bias", dims((L, N, E)), L * N * E))
+    macs, flops, terms = _terms(parts, extra)
+    return Cost(node.kind, {}, macs, flops, terms, "ok",
+                f"{heads} heads of {E // heads}; parameters are counted by the module")
+
+
+@formula("scaled_dot_product_attention")
+def scaled_dot_product_attention(node: LayerNode) -> Cost:
+    """softmax(Q·Kᵀ/√d + mask)·V on ``…×L×d`` queries and ``…×S×d`` keys."""
+    q, k, v = node.hparams["q_shape"], node.hparams["k_shape"], node.hparams["v_shape"]
+    batch, L, d, S, dv = prod(q[:-2]), q[-2], q[-1], k[-2], v[-1]
+    parts = [("Q·Kᵀ", dims((*q[:-2], L, S, d)), batch * L * S * d),
+             ("softmax·V", dims((*q[:-2], L, S, dv)), batch * L * S * dv)]
+    extra = [("1/√d scaling", dims((*q[:-2], L, S)), batch * L * S),
+             ("softmax", times(num(SOFTMAX_FLOPS), dims((*q[:-2], L, S))), SOFTMAX_FLOPS * batch * L * S)]
+    macs, flops, terms = _terms(parts, extra)
+    return Cost(node.kind, {}, macs, flops, terms, "ok", "")
