@@ -216,3 +216,23 @@ def test_upsample_and_interpolate_reconcile_with_every_tool(mode):
         measurer = MEASURERS[tool]()
         predicted, measured = measurer.predict(graph), measurer.measure(model, (1, 3, 8, 8), graph=graph)
         assert predicted.total == measured.total, tool
+
+
+def test_exclusive_counts_skip_containers_that_never_run():
+    """nn.ModuleList children ('layers.0') count against the nearest module that ran."""
+    from collections import Counter
+
+    from paramscope.measure.base import exclusive
+
+    own = exclusive({"": Counter(mm=10), "layers.0": Counter(mm=4), "layers.0.fc": Counter(mm=3),
+                     "layers.1": Counter(mm=6)})
+    assert own == {"": Counter(), "layers.0": Counter(mm=1), "layers.0.fc": Counter(mm=3),
+                   "layers.1": Counter(mm=6)}
+
+
+def test_transformer_encoder_reconciles_per_module():
+    from paramscope.reconcile import compare
+
+    model = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2).eval()
+    report = compare(model, (2, 5, 32), tools=["flop_counter", "torchinfo"])
+    assert report.tools["flop_counter"].agrees and report.tools["torchinfo"].agrees

@@ -145,15 +145,19 @@ def _sum(values) -> int | None:
 def exclusive(inclusive: Mapping[str, Counter]) -> dict[str, Counter]:
     """Own counts from counts that include descendants, by qualified-name ancestry.
 
-    ``inclusive["a"]`` covers ``a`` and every ``a.*``; the result subtracts each direct
-    child's inclusive count (the root is ``""``).
+    ``inclusive["a"]`` covers ``a`` and every ``a.*``; the result subtracts each module's
+    inclusive count from its nearest listed ancestor (the root is ``""``): a container
+    that never runs itself (an ``nn.ModuleList`` such as ``layers``) has no entry, so
+    ``layers.0`` counts against the root.
     """
     own = {name: Counter(c) for name, c in inclusive.items()}
     for name, counts in inclusive.items():
-        if name:
-            parent = name.rpartition(".")[0]
+        parent = name
+        while parent:
+            parent = parent.rpartition(".")[0]
             if parent in own:
                 own[parent].subtract(counts)
+                break
     return {name: Counter({k: v for k, v in c.items() if v}) for name, c in own.items()}
 
 
