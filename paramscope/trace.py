@@ -36,7 +36,7 @@ PURE_OPS = frozenset("""
     tensor_split narrow select index_select gather flip roll pad pixel_shuffle
     pixel_unshuffle channel_shuffle
     new_zeros new_ones new_empty new_full new_tensor zeros_like ones_like empty_like
-    full_like zeros ones empty full arange
+    full_like zeros ones empty full arange _assert zero_ fill_ masked_fill masked_fill_
 """.split())
 
 #: function name -> (kind, positional argument names after the input, defaults).
@@ -101,6 +101,19 @@ def weighted_hparams(kind: str, args, kwargs, out_shape: Shape) -> dict[str, Any
            "groups": groups, "bias": has_bias, "padding_mode": "zeros"}
     raw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items()}
     return normalise_hparams(kind, raw, out_shape)
+
+
+def einsum_hparams(args) -> dict[str, Any] | None:
+    """Equation and operand shapes of a two-operand ``torch.einsum``, else None."""
+    from paramscope.formulas.einsum import parse_equation
+
+    if not args or not isinstance(args[0], str):
+        return None
+    operands = args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
+    shapes = [tuple(int(d) for d in getattr(t, "shape", ())) for t in operands]
+    if parse_equation(args[0], shapes) is None:
+        return None
+    return {"equation": args[0], "shapes": shapes}
 
 
 #: attention functions -> the kind whose formula costs them.
@@ -360,7 +373,8 @@ class _Recorder:
         self.nodes: list[LayerNode] = []
         self.calls: Counter = Counter()
         self.unrecorded: Counter = Counter()
-        self.recorded_in: Counter = Counter()  # module name -> functional nodes recorded in it
+        self.seen_in: Counter = Counter()  # module name -> function calls seen in it (any)
+        self.unrecorded_in: Counter = Counter()  # module name -> calls no formula covers
         self.called: set = set()
         self.busy = False  # True while our own hook code runs (ignore its tensor ops)
         self.owners: dict[int, str] = {}  # id(tensor) -> first "<module>.<param>"
@@ -400,7 +414,8 @@ class _Recorder:
             index = self.calls[id(module)]
             self.calls[id(module)] += 1
             hparams = module_hparams(module, kind, cls, out_shape)
-            if module not in self.opaque and self.recorded_in[self.names[module]]:
+            name = self.names[module]
+            if module not in self.opaque and self.seen_in[name] and not self.unrecorded_in[name]:
                 hparams["composite"] = True  # costed through the functional ops it called
             self.nodes.append(LayerNode(
                 name=self.names[module], kind=kind,
@@ -417,24 +432,37 @@ class _Recorder:
         """True when a function call should be looked at (inside a non-leaf module)."""
         return not self.busy and bool(self.stack) and self.stack[-1] not in self.opaque
 
+    def unmodelled(self, func, name: str) -> None:
+        """A call no formula covers: listed in the graph, and its module is not composite."""
+        owner = self.names[self.stack[-1]]
+        self.unrecorded[f"{owner}:{_label(func, name)}"] += 1
+        self.unrecorded_in[owner] += 1
+
     def record_function(self, func, args, kwargs, result) -> None:
         name = getattr(func, "__name__", None) or repr(func)
+        self.seen_in[self.names[self.stack[-1]]] += 1
         if name in ARITHMETIC_OPS:
             kind = ARITHMETIC_OPS[name]
             inplace = name.startswith("__i") or (name.endswith("_") and not name.endswith("__"))
             hparams = {"op": name, "inplace": inplace}
+        elif name == "einsum":
+            kind = "einsum"
+            hparams = einsum_hparams(args)
+            if hparams is None:
+                self.unmodelled(func, name)
+                return
         elif name in ATTENTION_OPS:
             kind = ATTENTION_OPS[name]
             hparams = attention_hparams(name, args, kwargs)
             if hparams is None:
-                self.unrecorded[f"{self.names[self.stack[-1]]}:{_label(func, name)}"] += 1
+                self.unmodelled(func, name)
                 return
         elif name in WEIGHTED_OPS:
             kind = WEIGHTED_OPS[name]
             out = _first_tensor(result)
             hparams = weighted_hparams(kind, args, kwargs, tuple(out.shape) if out is not None else ())
             if hparams is None:
-                self.unrecorded[f"{self.names[self.stack[-1]]}:{_label(func, name)}"] += 1
+                self.unmodelled(func, name)
                 return
         elif name in FUNCTIONAL_MODULE_OPS:
             kind, order, defaults = FUNCTIONAL_MODULE_OPS[name]
@@ -446,10 +474,9 @@ class _Recorder:
             hparams = normalise_hparams(kind, raw, tuple(out.shape) if out is not None else ())
         else:
             if name not in PURE_OPS:
-                self.unrecorded[f"{self.names[self.stack[-1]]}:{_label(func, name)}"] += 1
+                self.unmodelled(func, name)
             return
         owner = self.stack[-1]
-        self.recorded_in[self.names[owner]] += 1
         out = _first_tensor(result)
         key = (self.names[owner], kind)
         index = self.calls[key]

@@ -148,14 +148,14 @@ def test_run_measurers_fills_the_analysis_report():
 def test_unmodelled_functional_op_is_paramscope_blind_spot():
     from torch import nn
 
-    class Gram(nn.Module):  # torch.einsum has no formula: a blind spot, named, not a mismatch
+    class Gram(nn.Module):  # a 3-operand einsum has no formula: a blind spot, named, not a mismatch
         def __init__(self):
             super().__init__()
             self.proj = nn.Linear(32, 32)
 
         def forward(self, x):
             y = self.proj(x)
-            return torch.einsum("bld,bmd->blm", y, y) + 1.0
+            return torch.einsum("bld,bmd,bme->ble", y, y, y) + 1.0
 
     model = nn.Sequential(Gram()).eval()
     report = compare(model, (2, 5, 32), tools=["flop_counter", "torchinfo"])

@@ -170,7 +170,8 @@ def failed(tool: str, err: BaseException) -> Measurement:
 #: kinds whose MACs the tools count as convolution / matrix products.
 CONV_KINDS = frozenset(f"Conv{n}d" for n in (1, 2, 3)) | frozenset(
     f"ConvTranspose{n}d" for n in (1, 2, 3))
-MAC_KINDS = CONV_KINDS | {"Linear", "matmul", "MultiheadAttention", "scaled_dot_product_attention"}
+MAC_KINDS = CONV_KINDS | {"Linear", "matmul", "einsum", "MultiheadAttention",
+                          "scaled_dot_product_attention"}
 
 
 def unsupported_note(ops: Mapping[str, Any]) -> str:
