@@ -139,10 +139,6 @@ class Sweep:
     rows: list[SweepRow]
     measure: tuple[str, ...] = ()
 
-    @property
-    def ok_rows(self) -> list[SweepRow]:
-        return [r for r in self.rows if not r.error]
-
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "keys": self.keys, "measure": list(self.measure),
                 "rows": [r.to_dict() for r in self.rows]}

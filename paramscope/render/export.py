@@ -90,13 +90,6 @@ def _width(text: str) -> int:
     return max((cell_len(line) for line in text.split("\n")), default=0)
 
 
-def natural_width(grid: Grid, keep: Sequence[int] | None = None) -> int:
-    idx = list(range(len(grid.columns)) if keep is None else keep)
-    total = 0
-    for i, header in zip(idx, grid.table_headers(idx)):
-        total += max([_width(header)] + [_width(r[i]) for r in (*grid.rows, *grid.footer)])
-    return total + _GAP * max(len(idx) - 1, 0)
-
 
 def fitting_columns(grid: Grid, width: int | None) -> list[int]:
     """Indices of the columns to show: drop optional columns, highest level first, until the

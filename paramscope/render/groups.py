@@ -38,10 +38,6 @@ class Group:
         return sum(r.activation_bytes for r in self.rows)
 
     @property
-    def param_layers(self) -> int:
-        return sum(1 for r in self.rows if r.params)
-
-    @property
     def out_shape(self):
         return self.rows[-1].node.out_shape if self.rows else ()
 

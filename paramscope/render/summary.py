@@ -39,10 +39,6 @@ def layer_grid(report: Report, rows=None) -> Grid:
     return grid
 
 
-def layer_table(report: Report, rows=None, width: int | None = None, plain: bool | None = None):
-    return rich_table(layer_grid(report, rows), width=width, plain=plain)
-
-
 def depth_grid(report: Report, depth: int) -> Grid:
     """Rows grouped by module depth, with subtotals that add up to the totals."""
     groups = group_by_depth(report, depth)
@@ -76,10 +72,6 @@ def totals_grid(report: Report) -> Grid:
     return grid
 
 
-def totals_table(report: Report, width: int | None = None, plain: bool | None = None):
-    return rich_table(totals_grid(report), width=width, plain=plain)
-
-
 def memory_grid(report: Report) -> Grid | None:
     """torchinfo's memory estimate, as paramscope predicts it and torchinfo measured it."""
     info = report.measurers.get("torchinfo")
@@ -95,11 +87,6 @@ def memory_grid(report: Report) -> Grid | None:
         grid.add(label, megabytes(pred) if pred is not None else "--",
                  megabytes(meas) if meas is not None else "--")
     return grid
-
-
-def memory_table(report: Report, width: int | None = None, plain: bool | None = None):
-    grid = memory_grid(report)
-    return None if grid is None else rich_table(grid, width=width, plain=plain)
 
 
 def reconciliation_grid(report: Report) -> Grid | None:
@@ -130,11 +117,6 @@ def reconciliation_grid(report: Report) -> Grid | None:
         for label in labels[len(lines):]:
             grid.add(label, "", "")
     return grid
-
-
-def reconciliation_table(report: Report, width: int | None = None, plain: bool | None = None):
-    grid = reconciliation_grid(report)
-    return None if grid is None else rich_table(grid, width=width, plain=plain)
 
 
 def head_line(report: Report) -> str:
