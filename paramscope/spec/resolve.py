@@ -23,7 +23,7 @@ from paramscope.spec.yamlsafe import Map, Seq, line_of
 MAX_CALLS = 100_000  # layer calls in one network
 MAX_REPEAT_ITERATIONS = 100_000  # repeat copies expanded in one network, empty ones included
 MAX_TEMPLATE_DEPTH = 32
-STRUCTURAL = ("sequential", "residual", "repeat", "use")
+STRUCTURAL = ("sequential", "residual", "repeat", "use", "check")
 ITEM_KEYS = ("name", "when")
 ALL_KINDS = tuple(KINDS) + STRUCTURAL
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -118,6 +118,15 @@ def _eval(value: Any, scope: dict[str, Any]) -> Any:
     if isinstance(value, dict):
         return {k: _eval(v, scope) for k, v in value.items()}
     return substitute(value, scope) if has_expression(value) else value
+
+
+def _is_check(item: Any) -> bool:
+    return isinstance(item, dict) and "check" in item
+
+
+def _module_items(items: list) -> list:
+    """The items that make modules (``check`` items only validate)."""
+    return [item for item in items if not _is_check(item)]
 
 
 def _check_name(name: Any) -> str:
@@ -244,9 +253,10 @@ class Resolver:
         if not isinstance(items, list):
             raise SpecError(f"expected a list of layers, got {type(items).__name__}",
                             file=where.file, line=where.line, path=where.path)
+        single = len(_module_items(items)) == 1
         for i, item in enumerate(items):
             shape = self._item(item, where.at(items, i, f"[{i}]"), scope, shape, into,
-                               name_override if len(items) == 1 else None)
+                               name_override if single and not _is_check(item) else None)
         return shape
 
     def _item(self, item: Any, where: Where, scope: dict, shape: Shape, into: _Scope,
@@ -276,6 +286,8 @@ class Resolver:
                 return self._repeat(args, here, scope, shape, into)
             if kind == "use":
                 return self._use(args, extra, here, scope, shape, into, name)
+            if kind == "check":
+                return self._check(args, scope, shape)
             return self._leaf(kind, args, here, scope, shape, into, name)
         except ParamscopeError as err:
             raise _located(err, where) from None
@@ -465,6 +477,17 @@ class Resolver:
         module.out_shape = out
         return out
 
+    def _check(self, args: Map, scope: dict, shape: Shape) -> Shape:
+        """``check: {that: "${groups == 1}", message: "..."}``: reject unsupported parameters."""
+        self._check_keys(args, ("that", "message"), "check")
+        that = _eval(args.get("that"), scope)
+        if not isinstance(that, bool):
+            raise SpecError(f"check needs that: a true/false expression, got {that!r}")
+        if not that:
+            message = _eval(args.get("message", "a check failed"), scope)
+            raise SpecError(f"check failed: {message}")
+        return shape
+
     def _repeat(self, args: Map, where: Where, scope: dict, shape: Shape, into: _Scope) -> Shape:
         self._check_keys(args, ("times", "index", "with", "first", "layers"), "repeat")
         times = _eval(args.get("times"), scope)
@@ -513,8 +536,8 @@ class Resolver:
             local = parameter_values(template.params, values, self._shape_vars(shape), where,
                                      f"template {template.name!r}")
             body = Where(template.doc.file, f"{where.path}({template.name}).layers", template.line)
-            single = len(template.layers) == 1 and not (
-                isinstance(template.layers[0], dict) and "repeat" in template.layers[0])
+            modules = _module_items(template.layers)
+            single = len(modules) == 1 and not (isinstance(modules[0], dict) and "repeat" in modules[0])
             if single or name is None:
                 return self._items(template.layers, body, local, shape, into, name if single else None)
             module = self._container("chain", "sequential", name, where, shape, into)

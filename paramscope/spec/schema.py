@@ -46,6 +46,9 @@ def json_schema() -> dict:
             "index": {"type": "string"}, "with": {"type": "object"}, "first": {"type": "object"},
             "layers": layers, "when": item_common["when"]},
             "required": ["times", "layers"], "additionalProperties": False},
+        "check": {"type": "object", "properties": {
+            "that": {"anyOf": [{"type": "boolean"}, EXPR]}, "message": {"type": "string"},
+            "when": item_common["when"]}, "required": ["that"], "additionalProperties": False},
     }
     alternatives = [{"enum": sorted(KINDS)}]
     alternatives += [_leaf(k) for k in KINDS.values()]
