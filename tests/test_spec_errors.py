@@ -450,7 +450,12 @@ def test_errors_are_located_through_templates(cli):
     # an error inside a built-in template names the template file and the whole path to it
     result = cli("show", "resnet50", "--set", "groups=0")
     message = assert_one_line_error(result, [])
-    assert "resnet-blocks.yaml:32:" in message
+    from paramscope.spec.library import builtin_files
+
+    lines = builtin_files()["resnet-blocks"].read_text().splitlines()
+    start = next(i for i, text in enumerate(lines) if text.strip() == "bottleneck:")
+    conv1 = next(i for i in range(start, len(lines)) if "name: conv1" in lines[i]) + 1
+    assert f"resnet-blocks.yaml:{conv1}:" in message  # the bottleneck's first conv, by its line
     assert "layers[4].repeat.layers[0].sequential.layers[0].repeat.layers[0].use(bottleneck)" in message
     assert "residual.body[0].conv" in message
 
