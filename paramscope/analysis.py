@@ -69,13 +69,13 @@ def _with_batch(shape: Shape, batch: int | None) -> Shape:
 
 
 def _spec_subject(t, input_shape, batch, overrides, dtype) -> Subject:
-    from paramscope.api import resolve_spec
+    from paramscope.api import load_document, resolve_spec
+    from paramscope.spec.resolve import default_input
 
-    resolved = resolve_spec(t, overrides)
-    shape = input_shape or _with_batch(resolved.input_shape, batch)
-    if shape != resolved.input_shape:
-        resolved = resolve_spec(t, overrides, shape)
-    return resolved_subject(resolved, dtype)
+    doc = load_document(t)  # parsed once, resolved once, at the final input shape
+    default = default_input(doc)
+    shape = input_shape or (_with_batch(default, batch) if default else None)
+    return resolved_subject(resolve_spec(doc, overrides, shape), dtype)
 
 
 def resolved_subject(resolved, dtype: str = "float32") -> Subject:

@@ -5,19 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from paramscope.graph import Shape
-from paramscope.spec.document import parse_file
+from paramscope.spec.document import Document, parse_file
 from paramscope.spec.library import resolve_import
 from paramscope.spec.resolve import Resolved, resolve
 from paramscope.targets import Target, load_factory, parse_target
 
 
-def resolve_spec(target: str | Target, overrides: dict[str, Any] | None = None,
-                 input_shape: Shape | None = None, batch: int = 1) -> Resolved:
-    """Load and resolve a built-in name or YAML path (no torch import)."""
+def load_document(target: str | Target) -> Document:
+    """Parse a built-in name or YAML path into a Document (imports linked, nothing resolved)."""
     t = parse_target(target) if isinstance(target, str) else target
     if t.kind != "spec":
         raise ValueError(f"{t.text} is a factory, not a spec")
-    doc = parse_file(t.path, resolve_import)
+    return parse_file(t.path, resolve_import)
+
+
+def resolve_spec(target: str | Target | Document, overrides: dict[str, Any] | None = None,
+                 input_shape: Shape | None = None, batch: int = 1) -> Resolved:
+    """Load (unless given a Document) and resolve a spec (no torch import)."""
+    doc = target if isinstance(target, Document) else load_document(target)
     return resolve(doc, overrides, input_shape, batch)
 
 

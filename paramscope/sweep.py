@@ -209,15 +209,11 @@ def _spec_points(t, dtype):
     """The default input and a point analyser for a YAML target: the document (and its
     imports) is parsed once, then resolved per point."""
     from paramscope.analysis import report_for, resolved_subject
-    from paramscope.spec.document import parse_file
-    from paramscope.spec.library import resolve_import
-    from paramscope.spec.resolve import resolve
+    from paramscope.api import load_document
+    from paramscope.spec.resolve import default_input, resolve
 
-    doc = parse_file(t.path, resolve_import)
-    raw = doc.data.get("input")
-    # a malformed input stays None: the resolver then reports it with its line
-    default = (1, *raw) if isinstance(raw, list) and 0 < len(raw) <= 3 and all(
-        isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in raw) else None
+    doc = load_document(t)
+    default = default_input(doc)  # a malformed input: a located error, before any point
 
     def analyse(overrides, shape, tools, fvcore_budget):
         resolved = resolve(doc, overrides, shape)

@@ -33,9 +33,11 @@ def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] 
         from paramscope.targets import parse_target
         t = parse_target(target)
         if t.kind == "spec":
-            from paramscope.api import resolve_spec
-            default = resolve_spec(t, overrides).input_shape
-        shape = parse_input(input, default, batch)
+            from paramscope.api import load_document
+            from paramscope.spec.resolve import default_input
+            default = default_input(load_document(t))
+        if default is not None or input is not None or t.kind != "spec":
+            shape = parse_input(input, default, batch)  # else resolving says: give --input
     from paramscope.render.progress import status
 
     with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)):

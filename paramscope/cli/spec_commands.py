@@ -44,7 +44,8 @@ def list_configs(
 @app.command()
 def show(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None) -> None:
     """Print the fully resolved spec: templates expanded, parameters substituted, module names shown."""
-    from paramscope.api import resolve_spec
+    from paramscope.api import load_document, resolve_spec
+    from paramscope.spec.resolve import default_input
     from paramscope.spec.emit import emit
     from paramscope.targets import parse_target
 
@@ -53,10 +54,8 @@ def show(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set:
         raise ParamscopeError(f"show works on YAML specs; {target} is a Python factory "
                               "(use 'paramscope summary' for it)")
     overrides = parse_sets(set)
-    resolved = resolve_spec(t, overrides)
-    shape = parse_input(input, resolved.input_shape, batch)
-    if shape != resolved.input_shape:
-        resolved = resolve_spec(t, overrides, shape)
+    doc = load_document(t)
+    resolved = resolve_spec(doc, overrides, parse_input(input, default_input(doc), batch))
     typer.echo(emit(resolved), nl=False)
 
 

@@ -191,7 +191,10 @@ class Resolver:
         if doc.is_library:
             raise SpecError("this file is a template library (no layers or use); "
                             "import it from a spec instead", file=doc.file)
-        shape = input_shape or self._input(data)
+        shape = input_shape or default_input(doc, self.batch)
+        if shape is None:
+            raise SpecError("spec has no input shape; add input: [C, H, W] or pass --input",
+                            file=doc.file, line=data.line)
         scope: dict[str, Any]
         if "use" in data:
             template = self._template(data["use"], {}, top.at(data, "use", "use"))
@@ -230,18 +233,6 @@ class Resolver:
         graph = Graph(self.nodes, shape, source="spec",
                       modules={m.qualname: m.class_name for m in root.walk()})
         return Resolved(doc.name, doc.description, doc.file, public, shape, root, graph)
-
-    def _input(self, data: Map) -> Shape:
-        raw = data.get("input")
-        where = Where(self.doc.file, "input", line_of(data, "input"))
-        if raw is None:
-            raise SpecError("spec has no input shape; add input: [C, H, W] or pass --input",
-                            file=where.file, line=data.line)
-        if not isinstance(raw, list) or not raw or len(raw) > 3 or not all(
-                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in raw):
-            raise SpecError(f"input must be [C, H, W] (or [features]) of positive integers, got {raw!r}",
-                            file=where.file, line=where.line, path="input")
-        return (self.batch, *raw)
 
     @staticmethod
     def _shape_vars(shape: Shape) -> dict[str, Any]:
@@ -559,6 +550,19 @@ class Resolver:
                             f"templates: {', '.join(known) or 'none (add templates: or import:)'}",
                             file=where.file, line=where.line, path=where.path)
         return template
+
+
+def default_input(doc: Document, batch: int = 1) -> Shape | None:
+    """The spec's own ``input:`` with the batch in front (None when it has none), validated
+    without resolving anything, so ``--input`` can replace it before the one resolution."""
+    raw = doc.data.get("input")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw or len(raw) > 3 or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in raw):
+        raise SpecError(f"input must be [C, H, W] (or [features]) of positive integers, got {raw!r}",
+                        file=doc.file, line=line_of(doc.data, "input"), path="input")
+    return (batch, *raw)
 
 
 def resolve(doc: Document, overrides: dict[str, Any] | None = None,
