@@ -19,6 +19,14 @@ def load_document(target: str | Target) -> Document:
     return parse_file(t.path, resolve_import)
 
 
+def builtin_targets() -> dict[str, Document]:
+    """Every built-in config that is a network or block (template libraries left out), by name."""
+    from paramscope.spec.library import builtin_files
+
+    docs = {name: parse_file(str(path), resolve_import) for name, path in builtin_files().items()}
+    return {name: doc for name, doc in docs.items() if not doc.is_library}
+
+
 def resolve_spec(target: str | Target | Document, overrides: dict[str, Any] | None = None,
                  input_shape: Shape | None = None, batch: int = 1) -> Resolved:
     """Load (unless given a Document) and resolve a spec (no torch import)."""

@@ -79,10 +79,9 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
     parse_choice("--format", fmt, FORMATS)
     names = list(targets or [])
     if all_:
-        from paramscope.spec.document import parse_file
-        from paramscope.spec.library import builtin_files, resolve_import
+        from paramscope.api import builtin_targets
 
-        names += [n for n, p in builtin_files().items() if not parse_file(str(p), resolve_import).is_library]
+        names += list(builtin_targets())
     if not names:
         raise fail("check needs targets or --all")
     from paramscope.render import check as render

@@ -30,17 +30,8 @@ def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str
         for i, target in enumerate(targets):
             update(f"analysing {target} ({i + 1}/{len(targets)})"
                    + (f", measuring with {', '.join(tools)}" if tools else ""))
-            reports.append(_measured_analyze(target, input, batch, sets, measure, dtype))
+            reports.append(_analyze(target, input, batch, sets, measure, dtype))
     return reports
-
-
-def _measured_analyze(target, input, batch, sets, measure, dtype):
-    try:
-        return _analyze(target, input, batch, sets, measure, dtype)
-    except ModuleNotFoundError as err:
-        if (err.name or "").startswith("paramscope.measure"):
-            raise fail("--measure: the measurers are not available in this build; use --measure none")
-        raise
 
 
 def _labels(targets: list[str]) -> list[str]:

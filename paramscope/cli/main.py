@@ -25,13 +25,8 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from paramscope.cli import spec_commands  # noqa: F401  (registers list/show/schema)
-    from paramscope.cli import sweep_commands  # noqa: F401  (registers sweep)
-    try:
-        from paramscope.cli import analysis_commands  # noqa: F401
-        from paramscope.cli import compare_commands  # noqa: F401  (registers compare/explain)
-    except ImportError:  # analysis commands not present in this build
-        pass
+    from paramscope.cli import (analysis_commands, compare_commands,  # noqa: F401  (importing
+                                spec_commands, sweep_commands)  # registers the commands)
 
 
 def fail(message: str, code: int = 2) -> "typer.Exit":

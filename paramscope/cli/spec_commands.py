@@ -17,16 +17,12 @@ def list_configs(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """List the built-in configs: name, description, input."""
+    from paramscope.api import builtin_targets
     from paramscope.cli.options import parse_choice
-    from paramscope.spec.document import parse_file
-    from paramscope.spec.library import builtin_files, resolve_import
 
     parse_choice("--format", fmt, ("table", "json"))
     rows = []
-    for name, path in builtin_files().items():
-        doc = parse_file(str(path), resolve_import)
-        if doc.is_library:
-            continue
+    for name, doc in builtin_targets().items():
         shape = doc.data.get("input", [])
         rows.append({"name": name, "description": doc.description,
                      "input": "×".join(str(d) for d in shape)})
