@@ -14,10 +14,9 @@ from typing import Any, Callable, Iterable
 from paramscope.errors import ParamscopeError, TargetError
 from paramscope.formulas import cost_of
 from paramscope.graph import Graph, Shape
-from paramscope.report import DTYPE_BYTES, LayerRow, Report, activation_bytes
+from paramscope.report import DTYPES, LayerRow, Report, activation_bytes
 
 DEFAULT_MEASURERS = ("torchinfo", "fvcore", "flop_counter")
-DTYPES = tuple(DTYPE_BYTES)
 
 
 @dataclass

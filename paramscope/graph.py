@@ -16,6 +16,15 @@ from typing import Any, Mapping
 
 Shape = tuple[int, ...]
 
+_DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8,
+                "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1,
+                "complex64": 8, "complex128": 16}
+
+
+def dtype_bytes(dtype: str) -> int:
+    """Bytes per element of a dtype name (``"float32"`` -> 4)."""
+    return _DTYPE_BYTES.get(dtype, 4)
+
 
 @dataclass(frozen=True)
 class ParamInfo:

@@ -7,12 +7,14 @@ documented in the README.  No torch import.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any
 
 from paramscope.formulas import Cost
-from paramscope.graph import LayerNode, Shape
+from paramscope.graph import LayerNode, Shape, dtype_bytes
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+#: element types an analysis may use (``--dtype``)
+DTYPES = ("float32", "float16", "bfloat16", "float64")
 
 
 @dataclass
@@ -122,7 +124,7 @@ class Report:
     def totals(self) -> dict[str, int]:
         params = sum(r.params for r in self.layers) + self.extra_params
         trainable = sum(_trainable(r.node, r.cost) for r in self.layers) + self.extra_params
-        size = DTYPE_BYTES.get(self.dtype, 4)
+        size = dtype_bytes(self.dtype)
         return {
             "params": params,
             "trainable_params": trainable,
@@ -132,7 +134,7 @@ class Report:
             "flops": sum(r.cost.flops or 0 for r in self.layers),
             "activation_bytes": sum(r.activation_bytes for r in self.layers),
             "param_bytes": params * size,
-            "input_bytes": _numel(self.input_shape) * size,
+            "input_bytes": prod(self.input_shape) * size,
         }
 
     @property
@@ -157,13 +159,7 @@ class Report:
         }
 
 
-def _numel(shape: Shape) -> int:
-    out = 1
-    for d in shape:
-        out *= d
-    return out
-
 
 def activation_bytes(node: LayerNode, dtype: str) -> int:
     """Bytes of the layer's output tensor (shape × element size)."""
-    return _numel(node.out_shape) * DTYPE_BYTES.get(dtype, 4)
+    return prod(node.out_shape) * dtype_bytes(dtype)

@@ -70,7 +70,7 @@ class FvcoreMeasurer(Measurer):
     @staticmethod
     def estimate_bytes(graph: Graph) -> int:
         """Real memory fvcore needs: params + every recorded output + the input."""
-        from paramscope.trace import dtype_bytes
+        from paramscope.graph import dtype_bytes
 
         params = sum(p.numel * dtype_bytes(p.dtype) for n in graph.nodes if n.counts_params
                      for p in n.params.values())

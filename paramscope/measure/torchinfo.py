@@ -93,7 +93,7 @@ class TorchinfoMeasurer(Measurer):
 
     def finish(self, graph: Graph, pred: Prediction) -> None:
         """torchinfo's params total and memory estimates."""
-        from paramscope.trace import dtype_bytes
+        from paramscope.graph import dtype_bytes
 
         total = trainable = param_bytes = fb_bytes = 0
         for node in graph.nodes:
