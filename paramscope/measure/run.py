@@ -47,8 +47,7 @@ def _result(tool_report, fvcore_note: str = "") -> MeasurerResult:
 def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget: int | None = None) -> None:
     """Predict and measure with each tool; a failing tool marks only its own column."""
     from paramscope.measure import MEASURERS
-    from paramscope.measure.base import failed
-    from paramscope.reconcile import reconcile
+    from paramscope.reconcile import compare
 
     graph = subject.graph
     try:
@@ -58,21 +57,9 @@ def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget
             report.measurers[tool] = MeasurerResult(tool, "", "failed",
                                                     note=f"could not build the model on meta: {err}")
         return
-    measurers = {}
-    for tool in tools:
-        cls = MEASURERS[tool]
-        measurers[tool] = cls(budget_bytes=fvcore_budget) if tool == "fvcore" and fvcore_budget else cls()
-    predictions, measurements = {}, {}
-    for tool, m in measurers.items():
-        try:
-            predictions[tool] = m.predict(graph)
-        except Exception as err:
-            predictions[tool] = failed(tool, err)
-        try:
-            measurements[tool] = m.measure(model, graph.input_shape, graph.dtype, graph=graph)
-        except Exception as err:
-            measurements[tool] = failed(tool, err)
-    joined = reconcile(graph, measurers, predictions, measurements)
+    measurers = [MEASURERS[tool](budget_bytes=fvcore_budget) if tool == "fvcore" and fvcore_budget
+                 else MEASURERS[tool]() for tool in tools]
+    joined = compare(model, graph.input_shape, graph.dtype, tools=measurers, graph=graph)
     first_row = {}
     for row in report.layers:
         first_row.setdefault(row.node.name, row)
