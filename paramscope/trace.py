@@ -56,6 +56,9 @@ FUNCTIONAL_MODULE_OPS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = 
     "hardsigmoid": ("Hardsigmoid", ("inplace",), {"inplace": False}),
     "sigmoid": ("Sigmoid", (), {}),
     "tanh": ("Tanh", (), {}),
+    "softplus": ("Softplus", ("beta", "threshold"), {"beta": 1.0, "threshold": 20.0}),
+    "celu": ("CELU", ("alpha", "inplace"), {"alpha": 1.0, "inplace": False}),
+    "selu": ("SELU", ("inplace",), {"inplace": False}),
     "softmax": ("Softmax", ("dim",), {"dim": None}),
     "log_softmax": ("LogSoftmax", ("dim",), {"dim": None}),
     "flatten": ("Flatten", ("start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1}),
@@ -143,7 +146,8 @@ def attention_hparams(name: str, args, kwargs) -> dict[str, Any] | None:
             "in_proj_bias": bound.get("in_proj_bias") is not None,
             "out_proj_bias": bound.get("out_proj_bias") is not None,
             "bias_k": bound.get("bias_k") is not None,
-            "add_zero_attn": bool(bound.get("add_zero_attn", False))}
+            "add_zero_attn": bool(bound.get("add_zero_attn", False)),
+            "self_attention": bound.get("query") is bound.get("key") is bound.get("value")}
 
 
 #: function name -> functional kind (``"add"``, ``"mul"``, ``"matmul"``).
@@ -163,13 +167,61 @@ def trace(model, input_shape, dtype: str = "float32") -> Graph:
 
     x = example_input(input_shape, dtype)
     work = meta_model(model)
-    rec = _Recorder(work)
+    rec = _record(model, work, x)
+    unfaithful = _params_differ(rec.nodes)
+    if unfaithful:  # cost those modules from the ops they run, not as their kind
+        rec = _record(model, work, x, unfaithful)
+    return Graph(nodes=rec.nodes, input_shape=tuple(x.shape), source="module", dtype=dtype,
+                 modules={name: _display_kind(m) for m, name in rec.names.items()},
+                 unrecorded_ops=dict(rec.unrecorded), container_params=rec.container_params(),
+                 unused_params=rec.unused_params(),
+                 subtree_params={name: sum(p.numel() for p in m.parameters())
+                                 for m, name in rec.names.items()},
+                 subtree_trainable={name: sum(p.numel() for p in m.parameters() if p.requires_grad)
+                                    for m, name in rec.names.items()},
+                 called=tuple(rec.names[m] for m in rec.called))
+
+
+def _unopaque_kind(module, kind: str) -> str:
+    """The kind of a leaf costed from the ops it runs: never a registered kind's name."""
+    from paramscope.formulas import registered_kinds
+
+    if kind not in registered_kinds():
+        return kind
+    own = type(module)
+    return f"{own.__module__}.{own.__qualname__}"
+
+
+def _display_kind(module) -> str:
+    """What reports call a module: its own class name (``MyConv``, ``Bottleneck``)."""
+    return type(module).__name__
+
+
+def _params_differ(nodes) -> frozenset:
+    """Names of module nodes whose own parameters are not the ones their formula derives."""
+    from paramscope.formulas import formula_params
+
+    names = set()
+    for node in nodes:
+        if node.functional or node.call_index or node.hparams.get("composite"):
+            continue
+        expected = formula_params(node)
+        if expected is not None and expected != {n: p.numel for n, p in node.params.items()}:
+            names.add(node.name)
+    return frozenset(names)
+
+
+def _record(model, work, x, unfaithful: frozenset = frozenset()) -> "_Recorder":
+    """One forward pass of ``work`` with the recorder's hooks and modes, hooks removed after."""
+    import torch
+
+    rec = _Recorder(work, unfaithful)
     handles = []
     try:
         for module in rec.names:
             handles.append(module.register_forward_pre_hook(rec.enter, with_kwargs=True))
             handles.append(module.register_forward_hook(rec.leave, with_kwargs=True))
-        with torch.no_grad(), _function_recorder(rec):
+        with torch.no_grad(), _function_recorder(rec), _aten_collector(rec):
             work(x)
     except ParamscopeError:
         raise
@@ -181,9 +233,7 @@ def trace(model, input_shape, dtype: str = "float32") -> Graph:
     finally:
         for handle in handles:
             handle.remove()
-    return Graph(nodes=rec.nodes, input_shape=tuple(x.shape), source="module", dtype=dtype,
-                 modules={name: type(m).__name__ for m, name in rec.names.items()},
-                 unrecorded_ops=dict(rec.unrecorded), container_params=rec.container_params())
+    return rec
 
 
 def example_input(input_shape, dtype: str = "float32", device: str = "meta"):
@@ -239,16 +289,60 @@ def meta_model(model):
 
 # --------------------------------------------------------------------------- modules
 
-def resolve_kind(module) -> tuple[str, type]:
-    """``(kind, class)``: the first class in the MRO that is a registered torch.nn kind,
-    else the module's own class name (never a substring match)."""
+#: kinds whose module class lives outside torch.nn: kind -> dotted class paths.  Looked up
+#: only when the class's package is already imported (paramscope never imports it).
+EXTERNAL_MODULE_CLASSES: dict[str, tuple[str, ...]] = {
+    "StochasticDepth": ("torchvision.ops.stochastic_depth.StochasticDepth",),
+    "Permute": ("torchvision.ops.misc.Permute",),
+}
+
+
+def _kind_classes() -> dict[type, str]:
+    """Module class -> kind, by identity: ``torch.nn.<Kind>`` for every registered kind
+    that torch.nn defines, plus :data:`EXTERNAL_MODULE_CLASSES` whose package is loaded."""
+    import sys
+
+    import torch.nn as nn
+
     from paramscope.formulas import registered_kinds
 
-    kinds = registered_kinds()
-    for cls in type(module).__mro__:
-        if cls.__name__ in kinds and cls.__module__.startswith("torch."):
-            return cls.__name__, cls
-    return type(module).__name__, type(module)
+    found: dict[type, str] = {}
+    for kind in registered_kinds():
+        cls = getattr(nn, kind, None)
+        if isinstance(cls, type) and issubclass(cls, nn.Module):
+            found[cls] = kind
+    for kind, paths in EXTERNAL_MODULE_CLASSES.items():
+        for path in paths:
+            module_name, _, name = path.rpartition(".")
+            cls = getattr(sys.modules.get(module_name), name, None)
+            if isinstance(cls, type):
+                found[cls] = kind
+    return found
+
+
+def resolve_kind(module) -> tuple[str, type, bool]:
+    """``(kind, class, faithful)`` of a module, by class identity (never by class name).
+
+    The kind is that of the nearest class in the MRO registered for a kind.  ``faithful``
+    is False for a subclass that overrides ``forward``: it is not costed as its base (its
+    own name is its kind, and the ops it runs are recorded).  A class of no kind gets its
+    own name, qualified by its module when that name is also a kind's (a user's ``Linear``).
+    """
+    from paramscope.formulas import registered_kinds
+
+    classes = _kind_classes()
+    own = type(module)
+    for cls in own.__mro__:
+        kind = classes.get(cls)
+        if kind is None:
+            continue
+        if own is cls or getattr(own, "forward", None) is getattr(cls, "forward", None):
+            return kind, cls, True
+        break
+    name = own.__name__
+    if name in registered_kinds():
+        name = f"{own.__module__}.{own.__qualname__}"
+    return name, own, False
 
 
 def _rank(kind: str) -> int | None:
@@ -292,10 +386,15 @@ def module_hparams(module, kind: str, cls: type, out_shape: Shape) -> dict[str, 
     import torch
 
     raw: dict[str, Any] = {}
-    try:
-        params = inspect.signature(cls.__init__).parameters
-    except (TypeError, ValueError):
-        params = {}
+    params: Any = {}
+    for klass in cls.__mro__:  # nn.LSTM's __init__ is (*args, **kwargs): RNNBase names them
+        try:
+            params = {n: p for n, p in inspect.signature(klass.__init__).parameters.items()
+                      if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        except (TypeError, ValueError):
+            params = {}
+        if set(params) - {"self"}:
+            break
     for arg in params:
         if arg in _SKIP_ARGS or arg.startswith("_") or not hasattr(module, arg):
             continue
@@ -347,7 +446,7 @@ def _dtype_name(t) -> str:
 class _Recorder:
     """Hook state: the running-module stack and the nodes recorded so far."""
 
-    def __init__(self, root) -> None:
+    def __init__(self, root, unfaithful: frozenset = frozenset()) -> None:
         self.root = root
         self.names: dict[Any, str] = {}
         for name, module in root.named_modules():
@@ -355,18 +454,19 @@ class _Recorder:
         self.leaves = {m for m in self.names if next(m.children(), None) is None}
         #: leaves whose kind has a formula: their inner ops are covered by it.  A leaf
         #: with no formula is *composite*: the functional ops it calls are recorded.
-        from paramscope.formulas import registered_kinds
-
-        kinds = registered_kinds()
-        self.opaque = {m for m in self.leaves if resolve_kind(m)[0] in kinds}
+        #: ``unfaithful`` names leaves whose own parameters differ from their kind's formula
+        #: (an old-style weight_norm): they are costed from the ops they run instead.
+        self.opaque = {m for m in self.leaves
+                       if resolve_kind(m)[2] and self.names[m] not in unfaithful}
         self.stack: list[Any] = []
         self.nodes: list[LayerNode] = []
         self.calls: Counter = Counter()
         self.unrecorded: Counter = Counter()
         self.seen_in: Counter = Counter()  # module name -> function calls seen in it (any)
         self.unrecorded_in: Counter = Counter()  # module name -> calls no formula covers
-        self.called: set = set()
+        self.called: dict = {}  # modules whose forward ran, in call order
         self.busy = False  # True while our own hook code runs (ignore its tensor ops)
+        self.collecting: list[list] = []  # aten ops of the function calls being recorded
         self.owners: dict[int, str] = {}  # id(tensor) -> first "<module>.<param>"
         self._param_info = {m: self._infos(m, m._parameters) for m in self.names}
 
@@ -382,14 +482,20 @@ class _Recorder:
         return infos
 
     def container_params(self) -> dict[str, dict[str, ParamInfo]]:
-        """Parameters no LayerNode carries: of non-leaf modules, and of modules never called."""
+        """Parameters owned directly by non-leaf modules that ran (a class token)."""
         return {self.names[m]: infos for m, infos in self._param_info.items()
-                if infos and (m not in self.leaves or m not in self.called)}
+                if infos and m not in self.leaves and m in self.called}
+
+    def unused_params(self) -> dict[str, dict[str, ParamInfo]]:
+        """Parameters of modules whose forward never ran (MultiheadAttention's out_proj,
+        used through its weight only, or a layer the model defines but never calls)."""
+        return {self.names[m]: infos for m, infos in self._param_info.items()
+                if infos and m not in self.called}
 
     # hooks --------------------------------------------------------------
     def enter(self, module, args, kwargs):
         self.stack.append(module)
-        self.called.add(module)
+        self.called.setdefault(module, None)
 
     def leave(self, module, args, kwargs, output):
         if self.stack and self.stack[-1] is module:
@@ -398,7 +504,9 @@ class _Recorder:
             return
         self.busy = True
         try:
-            kind, cls = resolve_kind(module)
+            kind, cls, _ = resolve_kind(module)
+            if module not in self.opaque:
+                kind = _unopaque_kind(module, kind)
             out = _first_tensor(output)
             out_shape = tuple(out.shape) if out is not None else ()
             index = self.calls[id(module)]
@@ -422,60 +530,177 @@ class _Recorder:
         """True when a function call should be looked at (inside a non-leaf module)."""
         return not self.busy and bool(self.stack) and self.stack[-1] not in self.opaque
 
-    def unmodelled(self, func, name: str) -> None:
+    def unmodelled(self, label: str, missing: list[str]) -> None:
         """A call no formula covers: listed in the graph, and its module is not composite."""
         owner = self.names[self.stack[-1]]
-        self.unrecorded[f"{owner}:{_label(func, name)}"] += 1
+        self.unrecorded[f"{owner}:{label} ({', '.join(missing)})"] += 1
         self.unrecorded_in[owner] += 1
 
-    def record_function(self, func, args, kwargs, result) -> None:
+    def record_function(self, func, args, kwargs, result, calls=()) -> None:
+        """Record one function call run inside a non-opaque module: as the layer kind it
+        is an alias of, else as an ``op`` costed from its aten ops (:mod:`formulas.aten`)."""
+        from paramscope.formulas.aten import aten_cost, unmodelled
+
         name = getattr(func, "__name__", None) or repr(func)
-        self.seen_in[self.names[self.stack[-1]]] += 1
-        if name in ARITHMETIC_OPS:
-            kind = ARITHMETIC_OPS[name]
-            inplace = name.startswith("__i") or (name.endswith("_") and not name.endswith("__"))
-            hparams = {"op": name, "inplace": inplace}
-        elif name == "einsum":
-            kind = "einsum"
-            hparams = einsum_hparams(args)
-            if hparams is None:
-                self.unmodelled(func, name)
-                return
-        elif name in ATTENTION_OPS:
-            kind = ATTENTION_OPS[name]
-            hparams = attention_hparams(name, args, kwargs)
-            if hparams is None:
-                self.unmodelled(func, name)
-                return
-        elif name in WEIGHTED_OPS:
-            kind = WEIGHTED_OPS[name]
-            out = _first_tensor(result)
-            hparams = weighted_hparams(kind, args, kwargs, tuple(out.shape) if out is not None else ())
-            if hparams is None:
-                self.unmodelled(func, name)
-                return
-        elif name in FUNCTIONAL_MODULE_OPS:
-            kind, order, defaults = FUNCTIONAL_MODULE_OPS[name]
-            raw = dict(defaults)
-            raw.update(zip(order, args[1:]))
-            raw.update({k: v for k, v in kwargs.items() if k in defaults or k in order})
-            raw = {k: _simple(v) for k, v in raw.items() if _simple(v) is not _SKIP}
-            out = _first_tensor(result)
-            hparams = normalise_hparams(kind, raw, tuple(out.shape) if out is not None else ())
-        else:
-            if name not in PURE_OPS:
-                self.unmodelled(func, name)
-            return
         owner = self.stack[-1]
+        self.seen_in[self.names[owner]] += 1
         out = _first_tensor(result)
+        out_shape = tuple(int(d) for d in out.shape) if out is not None else ()
+        kind, hparams = recognise(name, args, kwargs, out_shape)
+        if kind == "MultiheadAttention":  # what decides torch's CPU fast path (fvcore sees it)
+            hparams["batch_first"] = bool(getattr(owner, "batch_first", False))
+        if kind is None:
+            if name in PURE_OPS:
+                return
+            missing = unmodelled(calls)
+            if not missing and not any(c.macs or c.flops for c in map(aten_cost, calls)):
+                return  # moves or creates data only: no arithmetic, no row
+            kind = _label(func, name)
+            hparams = {"callable": kind}
+            if missing:
+                self.unmodelled(kind, missing)
         key = (self.names[owner], kind)
         index = self.calls[key]
         self.calls[key] += 1
         self.nodes.append(LayerNode(
             name=self.names[owner], kind=kind, hparams=hparams,
             in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
-            out_shape=tuple(out.shape) if out is not None else (), call_index=index,
-            dtype=_dtype_name(out), functional=True, training=bool(owner.training)))
+            out_shape=out_shape, call_index=index,
+            dtype=_dtype_name(out), functional=True, training=bool(owner.training),
+            aten=tuple(calls)))
+
+
+def recognise(name: str, args, kwargs, out_shape: Shape) -> tuple[str | None, dict[str, Any] | None]:
+    """``(kind, hparams)`` of a function call that is an alias of a layer kind, else
+    ``(None, None)`` (also when its arguments cannot be read)."""
+    if name in ARITHMETIC_OPS:
+        inplace = name.startswith("__i") or (name.endswith("_") and not name.endswith("__"))
+        return ARITHMETIC_OPS[name], {"op": name, "inplace": inplace}
+    if name == "einsum":
+        hparams = einsum_hparams(args)
+        return ("einsum", hparams) if hparams is not None else (None, None)
+    if name in ATTENTION_OPS:
+        hparams = attention_hparams(name, args, kwargs)
+        return (ATTENTION_OPS[name], hparams) if hparams is not None else (None, None)
+    if name in WEIGHTED_OPS:
+        kind = WEIGHTED_OPS[name]
+        hparams = weighted_hparams(kind, args, kwargs, out_shape)
+        return (kind, hparams) if hparams is not None else (None, None)
+    if name in TENSOR_ARG_OPS:
+        return TENSOR_ARG_OPS[name](args, kwargs, out_shape)
+    if name in FUNCTIONAL_MODULE_OPS:
+        kind, order, defaults = FUNCTIONAL_MODULE_OPS[name]
+        raw = dict(defaults)
+        raw.update(zip(order, args[1:]))
+        raw.update({k: v for k, v in kwargs.items() if k in defaults or k in order})
+        raw = {k: _simple(v) for k, v in raw.items() if _simple(v) is not _SKIP}
+        return kind, normalise_hparams(kind, raw, out_shape)
+    return None, None
+
+
+def _bind(names: tuple[str, ...], args, kwargs) -> dict[str, Any]:
+    bound = dict(zip(names, args))
+    bound.update({k: v for k, v in kwargs.items() if k in names})
+    return bound
+
+
+def _dim(t) -> int:
+    return len(getattr(t, "shape", ()))
+
+
+def _norm_kind(base: str, x, min_dim: int) -> str | None:
+    """``BatchNorm`` + rank suffix from the input's rank (2/3-D -> 1d, 4-D -> 2d, 5-D -> 3d)."""
+    n = _dim(x)
+    rank = {min_dim: 1, min_dim + 1: 1, min_dim + 2: 2, min_dim + 3: 3}.get(n)
+    return f"{base}{rank}d" if rank else None
+
+
+def _batch_norm(args, kwargs, out_shape):
+    b = _bind(("input", "running_mean", "running_var", "weight", "bias", "training", "momentum",
+               "eps"), args, kwargs)
+    kind = _norm_kind("BatchNorm", b.get("input"), 2)
+    if kind is None:
+        return None, None
+    return kind, {"num_features": int(b["input"].shape[1]), "affine": b.get("weight") is not None,
+                  "track_running_stats": b.get("running_mean") is not None}
+
+
+def _instance_norm(args, kwargs, out_shape):
+    b = _bind(("input", "running_mean", "running_var", "weight", "bias"), args, kwargs)
+    n = _dim(b.get("input"))
+    if n not in (3, 4, 5):
+        return None, None
+    return f"InstanceNorm{n - 2}d", {"num_features": int(b["input"].shape[1]),
+                                     "affine": b.get("weight") is not None}
+
+
+def _layer_norm(args, kwargs, out_shape):
+    b = _bind(("input", "normalized_shape", "weight", "bias", "eps"), args, kwargs)
+    shape = b.get("normalized_shape")
+    if shape is None:
+        return None, None
+    shape = (int(shape),) if isinstance(shape, int) else tuple(int(d) for d in shape)
+    return "LayerNorm", {"normalized_shape": shape, "elementwise_affine": b.get("weight") is not None,
+                         "bias": b.get("bias") is not None}
+
+
+def _rms_norm(args, kwargs, out_shape):
+    b = _bind(("input", "normalized_shape", "weight", "eps"), args, kwargs)
+    shape = b.get("normalized_shape")
+    if shape is None:
+        return None, None
+    shape = (int(shape),) if isinstance(shape, int) else tuple(int(d) for d in shape)
+    return "RMSNorm", {"normalized_shape": shape, "elementwise_affine": b.get("weight") is not None}
+
+
+def _group_norm(args, kwargs, out_shape):
+    b = _bind(("input", "num_groups", "weight", "bias", "eps"), args, kwargs)
+    if _dim(b.get("input")) < 2 or not isinstance(b.get("num_groups"), int):
+        return None, None
+    return "GroupNorm", {"num_groups": b["num_groups"], "num_channels": int(b["input"].shape[1]),
+                         "affine": b.get("weight") is not None}
+
+
+def _embedding(args, kwargs, out_shape):
+    b = _bind(("input", "weight"), args, kwargs)
+    w = b.get("weight")
+    if _dim(w) != 2:
+        return None, None
+    return "Embedding", {"num_embeddings": int(w.shape[0]), "embedding_dim": int(w.shape[1])}
+
+
+def _prelu(args, kwargs, out_shape):
+    b = _bind(("input", "weight"), args, kwargs)
+    w = b.get("weight")
+    if w is None:
+        return None, None
+    return "PReLU", {"num_parameters": int(w.numel())}
+
+
+def _conv_transpose(rank: int):
+    def extract(args, kwargs, out_shape):
+        b = _bind(("input", "weight", "bias", "stride", "padding", "output_padding", "groups",
+                   "dilation"), args, kwargs)
+        w = b.get("weight")
+        if _dim(w) != rank + 2:
+            return None, None
+        groups = int(b.get("groups", 1))
+        kind = f"ConvTranspose{rank}d"
+        raw = {"in_channels": int(w.shape[0]), "out_channels": int(w.shape[1]) * groups,
+               "kernel_size": tuple(int(k) for k in w.shape[2:]), "stride": b.get("stride", 1),
+               "padding": b.get("padding", 0), "output_padding": b.get("output_padding", 0),
+               "dilation": b.get("dilation", 1), "groups": groups, "bias": b.get("bias") is not None}
+        raw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items()}
+        return kind, normalise_hparams(kind, raw, out_shape)
+    return extract
+
+
+#: functions whose hyper-parameters come from tensor arguments (weights, statistics).
+TENSOR_ARG_OPS = {
+    "batch_norm": _batch_norm, "instance_norm": _instance_norm, "layer_norm": _layer_norm,
+    "rms_norm": _rms_norm, "group_norm": _group_norm, "embedding": _embedding, "prelu": _prelu,
+    **{f"conv_transpose{n}d": _conv_transpose(n) for n in (1, 2, 3)},
+}
 
 
 def _label(func, name: str) -> str:
@@ -488,19 +713,58 @@ def _label(func, name: str) -> str:
 
 
 def _function_recorder(rec: _Recorder):
-    """A TorchFunctionMode that hands every function call to ``rec``."""
+    """A TorchFunctionMode that hands every function call to ``rec``, with the aten ops
+    that ran inside it (collected by :func:`_aten_collector`)."""
     from torch.overrides import TorchFunctionMode
 
     class FunctionRecorder(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            result = func(*args, **kwargs)
+            if not rec.wants():
+                return func(*args, **kwargs)
+            rec.collecting.append([])
+            try:
+                result = func(*args, **kwargs)
+            finally:
+                calls = tuple(rec.collecting.pop())
             if rec.wants():
                 rec.busy = True
                 try:
-                    rec.record_function(func, args, kwargs, result)
+                    rec.record_function(func, args, kwargs, result, calls)
                 finally:
                     rec.busy = False
             return result
 
     return FunctionRecorder()
+
+
+def _aten_collector(rec: _Recorder):
+    """A TorchDispatchMode that records each aten op (name, operand shapes) into the
+    innermost function call the recorder is collecting for."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from paramscope.formulas.aten import AtenCall
+
+    def shapes(values):
+        return tuple(tuple(int(d) for d in t.shape) for t in _tensors(values)
+                     if isinstance(t, torch.Tensor))
+
+    class AtenCollector(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            result = func(*args, **kwargs)
+            if rec.collecting:
+                name = func._overloadpacket.__name__ if hasattr(func, "_overloadpacket") else str(func)
+                extra = ()
+                if name in ("convolution", "_convolution") and len(args) > 6:
+                    extra = (("transposed", bool(args[6])),)
+                elif name == "gelu":
+                    extra = (("approximate", kwargs.get("approximate", args[1] if len(args) > 1 else "none")),)
+                out = _first_tensor(result)
+                rec.collecting[-1].append(AtenCall(
+                    name, shapes([*args, *kwargs.values()]),
+                    tuple(int(d) for d in out.shape) if out is not None else (), extra))
+            return result
+
+    return AtenCollector()

@@ -51,16 +51,30 @@ class FlopCounterMeasurer(Measurer):
         return Measurement(self.name, "ok", layers, total)
 
     def count(self, node: LayerNode, cost, graph: Graph) -> NodeCount:
-        if cost.flops is None:
+        if node.aten:  # a function call: FlopCounterMode counts the registry ops it ran
+            from paramscope.formulas.aten import flop_counter_macs
+
+            value = 2 * flop_counter_macs(node.aten)
+        elif cost.macs is None:
             return NodeCount(None)
-        if node.kind in MAC_KINDS:
+        elif node.kind in MAC_KINDS:
             value = 2 * cost.macs
-            extra = cost.flops - value
-            label = "bias terms" if node.hparams.get("bias") else f"{node.kind} non-MAC FLOPs"
-            return NodeCount(value, {f"{label} (not counted)": -extra} if extra else {})
-        if cost.macs:
+        elif cost.macs:
             return NodeCount(None)  # MACs in a kind this registry mapping does not know
-        return NodeCount(0, {f"{node.kind} (not counted)": -cost.flops} if cost.flops else {})
+        else:
+            value = 0
+        if cost.flops is None:
+            return NodeCount(value)
+        extra = cost.flops - value
+        if not extra:
+            return NodeCount(value)
+        if value and node.hparams.get("bias"):
+            label = "bias terms"
+        elif value:
+            label = f"{node.kind} non-MAC FLOPs"
+        else:
+            label = node.kind
+        return NodeCount(value, {f"{label} (not counted)": -extra})
 
 
 def _names_by_tool_name(counter, root) -> dict[str, str]:
