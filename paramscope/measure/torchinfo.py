@@ -30,7 +30,8 @@ class TorchinfoMeasurer(Measurer):
         "an op as unsupported. Params: each leaf's own parameters once (shared calls are "
         "'recursive'), plus parameters owned by containers. Memory: input = storage bytes "
         "(+ Python object overhead), forward/backward = 2 × output bytes of every call of "
-        "a leaf that has parameters, params = bytes of leaf parameters. Runs on meta, eval mode.")
+        "a leaf that has parameters, params = bytes of leaf parameters. Runs on meta, in the "
+        "model's own mode (torchinfo's mode= set to the root module's).")
 
     def measure(self, model, input_shape, dtype="float32", *, graph=None) -> Measurement:
         from torchinfo import summary
@@ -40,7 +41,10 @@ class TorchinfoMeasurer(Measurer):
 
         work = meta_model(model)
         x = example_input(input_shape, dtype)
-        stats = summary(work, input_data=[x], verbose=0, depth=100)
+        # torchinfo sets one mode for the whole model (eval by default): keep the model's own,
+        # as every other tool and the trace run it
+        stats = summary(work, input_data=[x], verbose=0, depth=100,
+                        mode="train" if work.training else "eval")
         cached = tool._cached_forward_pass  # summary() caches every run by class name
         if cached.get(type(work).__name__) is stats.summary_list:
             del cached[type(work).__name__]
