@@ -120,12 +120,16 @@ def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
     from paramscope.trace import trace
 
     shape = _with_batch(input_shape or (1, 3, 224, 224), batch)
+    hooks = sum(len(getattr(m, attr, ())) for m in model.modules()
+                for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"))
     graph = trace(model, shape, dtype=dtype)
     total_params = sum(p.numel() for p in model.parameters())
     leaf_params = sum(i.numel for n in graph if n.counts_params for i in n.params.values())
     buffers = sum(b.numel() for b in model.buffers())
+    notes = [f"the model has {hooks} hook(s) registered; they were not run (paramscope "
+             "analyses a hook-free meta copy, so figures are those of the modules alone)"] if hooks else []
     return Subject(label, graph, lambda: meta_clone(model), "module",
-                   extra_params=total_params - leaf_params, buffers=buffers)
+                   extra_params=total_params - leaf_params, buffers=buffers, notes=notes)
 
 
 def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None = None,
@@ -136,9 +140,15 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
     ``input_shape`` includes the batch (``(1, 3, 224, 224)``); ``measure`` names the
     tools to run (``"none"`` for formulas only).  The model passed in is left untouched.
     """
+    from paramscope.sandbox import user_code
+
     tools = parse_measure(measure)
-    subject = subject_for(target, input_shape, batch, overrides, dtype)
-    return report_for(subject, dtype, tools, fvcore_budget)
+    label = target if isinstance(target, str) else type(target).__name__
+    with user_code(label) as captured:  # factories, forward passes and tools' imports
+        subject = subject_for(target, input_shape, batch, overrides, dtype)
+        report = report_for(subject, dtype, tools, fvcore_budget)
+    report.notes.extend(captured.notes())
+    return report
 
 
 def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] = (),

@@ -27,14 +27,18 @@ def list_configs(
         rows.append({"name": name, "description": doc.description,
                      "input": "×".join(str(d) for d in shape)})
     if fmt == "json":
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        from paramscope.render.export import deliver
+
+        deliver(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", None, json_format=True)
         return
     from paramscope.render.console import make_console, simple_table
 
     table = simple_table(("name", "input", "description"))
     for row in rows:
         table.add_row(row["name"], row["input"], row["description"])
-    make_console().print(table)
+    from paramscope.render.export import print_escaped
+
+    print_escaped(make_console(), table)
 
 
 @app.command()
@@ -52,7 +56,9 @@ def show(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set:
     overrides = parse_sets(set)
     doc = load_document(t)
     resolved = resolve_spec(doc, overrides, parse_input(input, default_input(doc), batch))
-    typer.echo(emit(resolved), nl=False)
+    from paramscope.render.export import deliver
+
+    deliver(emit(resolved), None)
 
 
 @app.command()

@@ -36,12 +36,14 @@ def sweep_command(target: TargetArg, set: SweepSetOpt = None, zip_: ZipOpt = Fal
     parse_choice("--format", fmt, ("table", "json", "csv", "markdown"))
     result = sweep(target, parse_axes(set), parse_inputs(input), batch=batch, zip=zip_,
                    measure=measure, dtype=dtype)
+    from paramscope.render.export import deliver
+
     if fmt == "json":
-        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        deliver(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None, json_format=True)
     elif fmt == "csv":
-        typer.echo(to_csv(result), nl=False)
+        deliver(to_csv(result), None)
     elif fmt == "markdown":
-        typer.echo(to_markdown(result), nl=False)
+        deliver(to_markdown(result), None)
     else:
         _print_table(result)
 
@@ -54,11 +56,12 @@ def _print_table(result) -> None:
     table = simple_table(columns(result), numeric=numeric)
     for row in result.rows:
         table.add_row(*cells(result, row))
+    from paramscope.render.export import print_escaped
+
     console = make_console()
-    console.print(table)
+    print_escaped(console, table)
     notes = dict.fromkeys(n for row in result.rows for n in row.notes)
-    for note in notes:
-        console.print(f"note: {note}")
+    print_escaped(console, *(f"note: {note}" for note in notes))
     failed = sum(1 for r in result.rows if r.error)
     if failed:
-        console.print(f"{failed} of {len(result.rows)} points could not be analysed (see their rows)")
+        print_escaped(console, f"{failed} of {len(result.rows)} points could not be analysed (see their rows)")

@@ -3,9 +3,10 @@
 A :class:`Grid` is a titled table of strings with typed columns.  Renderers turn
 it into a rich Table that fits the terminal (optional columns are dropped first
 on narrow terminals, numbers are never wrapped), a GitHub pipe table (numbers
-right-aligned) or CSV.  :func:`write_atomic` writes ``--output`` files: temp
-file in the same directory, fsync, ``os.replace`` — on failure the old file is
-untouched and the temp file removed.
+right-aligned) or CSV.  Every format escapes control characters in user text
+(:mod:`paramscope.textsafe`).  :func:`deliver` writes ``--output``: ``-`` is stdout,
+a regular file is replaced atomically (:func:`write_atomic`), a FIFO or device is
+written through, and anything else (a directory, the input spec) is refused.
 """
 
 from __future__ import annotations
@@ -227,17 +228,18 @@ def render_text(renderables: Iterable[Any], width: int | None = None) -> str:
 def write_atomic(path: str | os.PathLike, text: str | bytes, option: str = "--output") -> None:
     """Write ``text`` to ``path`` atomically: temp file beside it, fsync, ``os.replace``.
 
-    On any failure the previous file (if any) is left untouched, the temp file is
-    removed, and a ParamscopeError names the path.
+    On any failure (SIGTERM and Ctrl-C included) the previous file (if any) is left
+    untouched, the temp file is removed, and a ParamscopeError names the path.  A
+    symlink is followed: the file it points to is replaced, the link stays.
     """
-    target = os.path.abspath(os.fspath(path))
+    target = os.path.realpath(os.fspath(path))
     directory = os.path.dirname(target)
     if os.path.isdir(target):
-        raise ParamscopeError(f"{option} {os.fspath(path)}: is a directory")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+        raise ParamscopeError(f"{option} {_shown(path)}: is a directory")
+    try:  # a short temp name, so a target name of 255 bytes still works
+        fd, tmp = tempfile.mkstemp(prefix=".paramscope-", suffix=".tmp", dir=directory)
     except OSError as err:
-        raise ParamscopeError(f"{option} {os.fspath(path)}: cannot write: {err.strerror or err}") from None
+        raise ParamscopeError(f"{option} {_shown(path)}: cannot write: {err.strerror or err}") from None
     try:
         binary = isinstance(text, bytes)
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as handle:
@@ -252,9 +254,15 @@ def write_atomic(path: str | os.PathLike, text: str | bytes, option: str = "--ou
         except OSError:
             pass
         if isinstance(err, OSError):
-            raise ParamscopeError(f"{option} {os.fspath(path)}: cannot write: {err.strerror or err}") from None
+            raise ParamscopeError(f"{option} {_shown(path)}: cannot write: {err.strerror or err}") from None
         raise
     _fsync_dir(directory)
+
+
+def _shown(path) -> str:
+    from paramscope.textsafe import printable
+
+    return printable(os.fspath(path))
 
 
 def _mode_for(target: str) -> int:
@@ -280,15 +288,98 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def deliver(text: str, output: str | None) -> None:
-    """Print ``text`` on stdout, or write it atomically to ``output``."""
-    if output:
-        write_atomic(output, text)
-    else:
-        import sys
+OUTPUT_ENV = "PARAMSCOPE_MAX_OUTPUT"
+MAX_OUTPUT_BYTES = 256_000_000
+#: paths ``--output`` must never replace (the input specs of the running command)
+PROTECTED: set[str] = set()
 
+
+def max_output() -> int:
+    raw = os.environ.get(OUTPUT_ENV, "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 19 else MAX_OUTPUT_BYTES
+
+
+def check_output(output: str | None, option: str = "--output") -> None:
+    """Refuse an ``--output`` that cannot be written safely, before any work is done:
+    a directory, a path whose directory does not exist, or one of the input specs."""
+    if not output or output == "-":
+        return
+    if "\x00" in output:
+        raise ParamscopeError(f"{option}: the path contains a NUL byte")
+    from paramscope.spec.yamlsafe import FILES_READ
+
+    real = os.path.realpath(output)
+    if real in PROTECTED or real in FILES_READ:
+        raise ParamscopeError(f"{option} {_shown(output)} is an input spec of this command; "
+                              "refusing to overwrite it")
+    if os.path.isdir(real):
+        raise ParamscopeError(f"{option} {_shown(output)}: is a directory")
+    if not os.path.isdir(os.path.dirname(real) or "."):
+        raise ParamscopeError(f"{option} {_shown(output)}: cannot write: no such directory")
+
+
+def protect(path: str) -> None:
+    """Record an input spec that ``--output`` must not overwrite."""
+    PROTECTED.add(os.path.realpath(path))
+
+
+def deliver(text: str, output: str | None, json_format: bool = False) -> None:
+    """Print ``text`` on stdout (``output`` None or ``-``), write it to a FIFO or device
+    as it is, or atomically replace a regular file; control characters in ``text`` are
+    escaped first and its size is bounded (``PARAMSCOPE_MAX_OUTPUT``)."""
+    import stat
+    import sys
+
+    from paramscope.textsafe import printable, printable_json
+
+    text = printable_json(text) if json_format else printable(text, keep_newlines=True)
+    if len(text) > max_output():
+        raise ParamscopeError(f"the output would be {len(text):,} characters, more than the limit of "
+                              f"{max_output():,} (limit 'output size'; raise it with {OUTPUT_ENV})")
+    if not output or output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
+        return
+    check_output(output)
+    try:
+        mode = os.stat(output).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):  # written through, never replaced
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        except OSError as err:
+            raise ParamscopeError(f"--output {_shown(output)}: cannot write: {err.strerror or err}") from None
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ParamscopeError(f"--output {_shown(output)}: not a regular file, FIFO or character device")
+    write_atomic(output, text)
+
+
+def print_escaped(console, *parts) -> None:
+    """Print renderables on ``console`` with user text escaped (:class:`_Escaped`); a closed
+    pipe (``| head``) becomes BrokenPipeError (rich would raise SystemExit(1))."""
+    try:
+        for part in parts:
+            console.print(_Escaped(part))
+    except SystemExit:
+        raise BrokenPipeError() from None
+
+
+class _Escaped:
+    """A renderable whose text segments have control characters escaped (colours kept)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console, options):
+        from rich.segment import Segment
+
+        from paramscope.textsafe import printable
+
+        for seg in console.render(self.inner, options):
+            yield seg if seg.control else Segment(printable(seg.text, keep_newlines=True), seg.style)
 
 
 def publish(fmt: str, output: str | None, *, table, json_data, csv, markdown) -> None:
@@ -299,16 +390,16 @@ def publish(fmt: str, output: str | None, *, table, json_data, csv, markdown) ->
     """
     from paramscope.render.console import env_width, make_console, plain_output
 
+    check_output(output)
     if fmt == "json":
-        deliver(json_text(json_data()), output)
+        deliver(json_text(json_data()), output, json_format=True)
     elif fmt == "csv":
         deliver(csv(), output)
     elif fmt == "markdown":
         deliver(markdown(), output)
-    elif output:
+    elif output and output != "-":
         width = env_width()
         deliver(render_text(table(width=width, plain=True), width=width), output)
     else:
         console = make_console()
-        for part in table(width=console.width, plain=plain_output()):
-            console.print(part)
+        print_escaped(console, *table(width=console.width, plain=plain_output()))

@@ -219,8 +219,15 @@ def _compose(text: str):
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
+#: real paths of every spec file read in this process (``--output`` never overwrites them)
+FILES_READ: set[str] = set()
+
+
 def load_file(path: str):
     """Read and parse a YAML file (see :func:`load_text`)."""
+    import os
+
+    FILES_READ.add(os.path.realpath(path))
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
