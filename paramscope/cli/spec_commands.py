@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from paramscope.cli.main import app
-from paramscope.cli.options import BatchOpt, InputOpt, SetOpt, TargetArg, parse_input, parse_sets
+from paramscope.cli.options import BatchOpt, ImportPathOpt, InputOpt, SetOpt, TargetArg, parse_input, parse_sets
 from paramscope.errors import ParamscopeError
 
 
@@ -42,7 +42,8 @@ def list_configs(
 
 
 @app.command()
-def show(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None) -> None:
+def show(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+         import_path: ImportPathOpt = None) -> None:
     """Print the fully resolved spec: templates expanded, parameters substituted, module names shown."""
     from paramscope.api import load_document, resolve_spec
     from paramscope.spec.resolve import default_input

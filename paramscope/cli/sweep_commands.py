@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.main import app
-from paramscope.cli.options import BatchOpt, TargetArg, parse_choice
+from paramscope.cli.options import BatchOpt, ImportPathOpt, TargetArg, parse_choice
 
 SweepSetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", "-s", help="A parameter and its values: key=v1,v2,... (YAML scalars or flow lists: "
@@ -29,7 +29,8 @@ SweepFormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json
 @app.command("sweep")
 def sweep_command(target: TargetArg, set: SweepSetOpt = None, zip_: ZipOpt = False,
                   input: SweepInputOpt = None, batch: BatchOpt = None, measure: SweepMeasureOpt = "none",
-                  dtype: SweepDtypeOpt = "float32", fmt: SweepFormatOpt = "table") -> None:
+                  dtype: SweepDtypeOpt = "float32", fmt: SweepFormatOpt = "table",
+                  import_path: ImportPathOpt = None) -> None:
     """One row per point of a design space: params, MACs, FLOPs, activations and ratios to the first row."""
     from paramscope.sweep import parse_axes, parse_inputs, sweep, to_csv, to_markdown
 

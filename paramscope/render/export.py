@@ -86,6 +86,8 @@ _GAP = 3  # " | " between columns (ASCII2) or the SIMPLE_HEAD equivalent
 
 
 def _width(text: str) -> int:
+    if text.isascii() and "\n" not in text:  # the common case, without rich's per-character table
+        return len(text)
     from rich.cells import cell_len
 
     return max((cell_len(line) for line in text.split("\n")), default=0)
@@ -119,9 +121,53 @@ def min_width(grid: Grid, keep: Sequence[int]) -> int:
     return total + _GAP * max(len(keep) - 1, 0)
 
 
+#: above this many rows a table is laid out here as aligned text lines (linear time),
+#: not cell by cell by rich (about a millisecond per row)
+FAST_ROWS = 2_000
+
+
+class TextGrid:
+    """``grid``'s columns ``keep`` as aligned text in the plain table style (``a | b``,
+    ``--+--`` rules), built in one linear pass; long lines are not wrapped."""
+
+    def __init__(self, grid: Grid, keep: Sequence[int]) -> None:
+        self.grid, self.keep = grid, list(keep)
+
+    def lines(self) -> list[str]:
+        cell_len = _width
+        cols = [self.grid.columns[i] for i in self.keep]
+        pick = lambda row: [" ".join(row[i].split("\n")) for i in self.keep]  # noqa: E731
+        body, footer = [pick(r) for r in self.grid.rows], [pick(r) for r in self.grid.footer]
+        headers = [c.full for c in cols]
+        widths = [max(cell_len(h), *(cell_len(r[k]) for r in (*body, *footer))) for k, h in enumerate(headers)]
+
+        def line(cells: list[str], justify: list[bool]) -> str:
+            out = []
+            for cell, w, right in zip(cells, widths, justify):
+                pad = " " * (w - cell_len(cell))
+                out.append(pad + cell if right else cell + pad)
+            return " | ".join(out).rstrip()
+
+        n = len(widths)
+        rule = "+".join("-" * (w + (n > 1) * ((k > 0) + (k < n - 1))) for k, w in enumerate(widths))
+        numeric = [c.numeric for c in cols]
+        out = [line(headers, numeric), rule, *(line(r, numeric) for r in body)]
+        if footer:
+            out += [rule, *(line(r, numeric) for r in footer)]
+        return out
+
+    def __rich_console__(self, console, options):
+        from rich.segment import Segment
+
+        for text in self.lines():
+            yield Segment(text)
+            yield Segment.line()
+
+
 def rich_table(grid: Grid, width: int | None = None, plain: bool | None = None):
     """A rich Table of ``grid`` fitted to ``width``: optional columns are dropped when
-    narrow, and when even that cannot fit without breaking words, one record per row."""
+    narrow, and when even that cannot fit without breaking words, one record per row.
+    A grid of more than :data:`FAST_ROWS` rows is a :class:`TextGrid` instead."""
     from rich import box
     from rich.table import Table
 
@@ -129,6 +175,8 @@ def rich_table(grid: Grid, width: int | None = None, plain: bool | None = None):
 
     plain = plain_output() if plain is None else plain
     keep = fitting_columns(grid, width)
+    if len(grid.rows) + len(grid.footer) > FAST_ROWS:
+        return _titled(grid.title, TextGrid(grid, keep), plain)
     if width is not None and min_width(grid, keep) > width:
         return _titled(grid.title, records_table(grid, plain), plain)
     table = Table(box=box.ASCII2 if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
@@ -207,8 +255,26 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
+#: a top-level list longer than this is written one item per line (json's C encoder),
+#: since ``indent`` makes json fall back to its pure-Python encoder
+JSON_LONG_LIST = 1_000
+
+
 def json_text(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """``data`` as indented JSON; a long top-level list (a report's layers) has one
+    compact item per line, so 100,000 layers take about a second, not minutes."""
+    if not isinstance(data, dict) or not any(isinstance(v, list) and len(v) > JSON_LONG_LIST
+                                             for v in data.values()):
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, list) and len(value) > JSON_LONG_LIST:
+            items = ",\n    ".join(json.dumps(v, ensure_ascii=False) for v in value)
+            text = f"[\n    {items}\n  ]"
+        else:
+            text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        parts.append(f"  {json.dumps(key, ensure_ascii=False)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 # --------------------------------------------------------------------------- output
@@ -221,7 +287,7 @@ def render_text(renderables: Iterable[Any], width: int | None = None) -> str:
     buf = io.StringIO()
     console = make_console(width=width, file=buf, plain=True)
     for part in renderables:
-        console.print(part)
+        console.print(part, crop=False)
     return buf.getvalue()
 
 
@@ -362,7 +428,7 @@ def print_escaped(console, *parts) -> None:
     pipe (``| head``) becomes BrokenPipeError (rich would raise SystemExit(1))."""
     try:
         for part in parts:
-            console.print(_Escaped(part))
+            console.print(_Escaped(part), crop=False)
     except SystemExit:
         raise BrokenPipeError() from None
 

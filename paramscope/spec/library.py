@@ -43,12 +43,13 @@ IMPORT_PATH_ENV = "PARAMSCOPE_IMPORT_PATH"
 _EXTRA_IMPORT_DIRS: list[str] = []
 
 
-def add_import_dirs(dirs) -> None:
-    """Allow ``import:`` from these directories too (``--import-path DIR``)."""
+def set_import_dirs(dirs) -> None:
+    """Allow ``import:`` from these directories too (``--import-path DIR``; replaces the
+    directories a previous command set)."""
     for d in dirs or ():
         if not os.path.isdir(d):
             raise TargetError(f"--import-path {d!r}: not a directory")
-        _EXTRA_IMPORT_DIRS.append(os.path.realpath(d))
+    _EXTRA_IMPORT_DIRS[:] = [os.path.realpath(d) for d in dirs or ()]
 
 
 def import_roots(spec_dir: str) -> list[str]:
