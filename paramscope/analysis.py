@@ -119,7 +119,9 @@ def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
     from paramscope.materialize import meta_clone
     from paramscope.trace import trace
 
-    shape = _with_batch(input_shape or (1, 3, 224, 224), batch)
+    from paramscope.inputs import check_numel
+
+    shape = check_numel(_with_batch(input_shape or (1, 3, 224, 224), batch))
     hooks = sum(len(getattr(m, attr, ())) for m in model.modules()
                 for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"))
     graph = trace(model, shape, dtype=dtype)

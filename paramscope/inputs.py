@@ -61,7 +61,21 @@ def parse_input(text: str | None, default: Shape | None, batch: int | None) -> S
                               f"{len(base) - 1} ({layout}) or {len(base)} with the batch")
     if batch is not None:
         shape = (batch, *shape[1:])
-    return tuple(shape)
+    return check_numel(tuple(shape), f"--input {text!r}")
+
+
+MAX_NUMEL = 2**59  # elements torch can address at 8 bytes each (numel × 8 < 2^63)
+
+
+def check_numel(shape: Shape, what: str = "the input") -> Shape:
+    """``shape`` unchanged, or an error when a tensor of that shape could not exist."""
+    numel = 1
+    for d in shape:
+        numel *= d
+    if numel > MAX_NUMEL:
+        raise ParamscopeError(f"{what} has {numel:.3g} elements, more than a tensor can hold "
+                              f"(2^59; limit 'tensor size')")
+    return shape
 
 
 def _short(text: str) -> str:

@@ -95,6 +95,8 @@ def _run(argv: list[str] | None) -> int:
         errors = _click_exceptions()
         _register_commands()
         code = app(args=argv, prog_name="paramscope", standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into a silent Exit(130)
+            say("", "interrupted")
     except ParamscopeError as err:
         say("error: ", err)
         code = 2

@@ -21,7 +21,7 @@ from paramscope.errors import LimitError
 
 #: name -> (environment variable, default, what is counted)
 LIMITS: dict[str, tuple[str, int, str]] = {
-    "work": ("PARAMSCOPE_MAX_WORK", 2_000_000,
+    "work": ("PARAMSCOPE_MAX_WORK", 1_000_000,
              "expansion steps (items visited, values evaluated, repeat copies)"),
     "text": ("PARAMSCOPE_MAX_TEXT", 20_000_000,
              "characters and list items built by expressions"),

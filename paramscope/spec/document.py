@@ -119,7 +119,7 @@ def _link_imports(doc: Document, resolve_import, chain: tuple[str, ...], cache: 
     if not isinstance(imports, list):
         raise doc.error("import must be a list of spec names or paths", "import")
     if len(chain) > MAX_IMPORT_DEPTH:
-        raise doc.error(f"imports nest deeper than {MAX_IMPORT_DEPTH} files", "import")
+        raise doc.error(f"imports nest deeper than {MAX_IMPORT_DEPTH} files (limit 'import depth')", "import")
     for ref in imports:
         if not isinstance(ref, str):
             raise doc.error(f"import entries must be names or paths, got {ref!r}", "import")

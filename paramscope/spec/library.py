@@ -66,6 +66,8 @@ def check_import(ref: str, path: str, spec_dir: str) -> None:
     if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in import_roots(spec_dir)):
         raise SpecError(f"import {ref!r}: {path} is outside the spec's directory and the built-in "
                         f"library; allow its directory with --import-path DIR or {IMPORT_PATH_ENV}")
+    if not os.path.exists(real):
+        raise SpecError(f"import {ref!r}: no such file {path}")
     if not os.path.isfile(real):
         raise SpecError(f"import {ref!r}: {path} is not a regular file")
 
@@ -73,10 +75,7 @@ def check_import(ref: str, path: str, spec_dir: str) -> None:
 def resolve_import(ref: str, base_dir: str) -> str:
     """An ``import:`` entry: a path relative to the importing file, or a built-in name."""
     if ref.endswith(SPEC_SUFFIXES) or "/" in ref:
-        path = os.path.normpath(os.path.join(base_dir, ref))
-        if not os.path.isfile(path):
-            raise SpecError(f"import {ref!r}: no such file {path}")
-        return path
+        return os.path.normpath(os.path.join(base_dir, ref))  # checked by check_import
     try:
         return str(builtin_path(ref))
     except TargetError as err:

@@ -114,10 +114,11 @@ def _located(err: ParamscopeError, where: Where) -> ParamscopeError:
 
 
 def _eval(value: Any, scope: dict[str, Any]) -> Any:
-    charge("work")
     if isinstance(value, list):
+        charge("work", len(value))
         return [_eval(v, scope) for v in value]
     if isinstance(value, dict):
+        charge("work", len(value))
         return {k: _eval(v, scope) for k, v in value.items()}
     return substitute(value, scope) if has_expression(value) else value
 
@@ -528,6 +529,7 @@ class Resolver:
         if not isinstance(given, dict):
             raise SpecError(f"with must be a mapping of template parameters, got {given!r}")
         template = self._template(ref, scope, where)
+        charge("work", 1 + len(template.params))  # an instance copies and evaluates its parameters
         self.depth += 1
         try:
             if self.depth > MAX_TEMPLATE_DEPTH:

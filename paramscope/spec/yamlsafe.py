@@ -192,6 +192,11 @@ def load_text(text: str, file: str = "<string>", schema: str = "1.1"):
     if "\x00" in text:
         raise SpecError("spec is binary (contains NUL bytes), expected YAML text", file=file)
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:  # undecodable command-line bytes arrive as lone surrogates
+        raise SpecError(f"text contains a lone surrogate (\\u{ord(text[err.start]):04x}), which is not "
+                        "a character", file=file) from None
+    try:
         node = _compose(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
