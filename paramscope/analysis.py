@@ -119,13 +119,21 @@ def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
     from paramscope.materialize import meta_clone
     from paramscope.trace import trace
 
-    shape = _with_batch(input_shape or (1, 3, 224, 224), batch)
+    from paramscope.inputs import check_numel
+
+    shape = check_numel(_with_batch(input_shape or (1, 3, 224, 224), batch))
+    hooks = sum(len(getattr(m, attr, ())) for m in model.modules()
+                for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"))
     graph = trace(model, shape, dtype=dtype)
     unowned = {name: sum(p.numel for p in infos.values() if not p.tied_to)
                for name, infos in graph.unowned_params().items()}
     buffers = sum(b.numel() for b in model.buffers())
     subject = Subject(label, graph, lambda: meta_clone(model), "module",
                       extra_params=sum(unowned.values()), buffers=buffers)
+    if hooks:
+        subject.notes.append(f"the model has {hooks} hook(s) registered; they were not run "
+                             "(paramscope analyses a hook-free meta copy, so figures are those "
+                             "of the modules alone)")
     if graph.unused_params:
         names = ", ".join(f"{n} ({unowned.get(n, 0):,})" for n in graph.unused_params)
         subject.notes.append(f"unused modules (their forward never ran; their parameters are in "
@@ -141,9 +149,15 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
     ``input_shape`` includes the batch (``(1, 3, 224, 224)``); ``measure`` names the
     tools to run (``"none"`` for formulas only).  The model passed in is left untouched.
     """
+    from paramscope.sandbox import user_code
+
     tools = parse_measure(measure)
-    subject = subject_for(target, input_shape, batch, overrides, dtype)
-    return report_for(subject, dtype, tools, fvcore_budget)
+    label = target if isinstance(target, str) else type(target).__name__
+    with user_code(label) as captured:  # factories, forward passes and tools' imports
+        subject = subject_for(target, input_shape, batch, overrides, dtype)
+        report = report_for(subject, dtype, tools, fvcore_budget)
+    report.notes.extend(captured.notes())
+    return report
 
 
 def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] = (),

@@ -58,11 +58,13 @@ def call_factory(factory, overrides: dict[str, Any], label: str, device: Any = N
     except ParamscopeError:
         raise
     except Exception as err:
-        detail = " ".join(str(err).split())[:300]
+        from paramscope.sandbox import safe_text
+
+        detail = safe_text(err)[:300]
         error = TargetError(f"{label}: the factory raised {type(err).__name__}: {detail}")
         # a wrong keyword fails on any device; anything else may be the meta device's doing
         error.retry_on_cpu = str(device) == "meta" and not (
-            isinstance(err, TypeError) and "keyword argument" in str(err))
+            isinstance(err, TypeError) and "keyword argument" in detail)
         raise error from None
     if not isinstance(model, nn.Module):
         raise TargetError(f"{label}: the factory returned {type(model).__name__}, not an nn.Module")

@@ -61,26 +61,49 @@ def parse_input(text: str | None, default: Shape | None, batch: int | None) -> S
                               f"{len(base) - 1} ({layout}) or {len(base)} with the batch")
     if batch is not None:
         shape = (batch, *shape[1:])
-    return tuple(shape)
+    return check_numel(tuple(shape), f"--input {text!r}")
+
+
+MAX_NUMEL = 2**59  # elements torch can address at 8 bytes each (numel × 8 < 2^63)
+
+
+def check_numel(shape: Shape, what: str = "the input") -> Shape:
+    """``shape`` unchanged, or an error when a tensor of that shape could not exist."""
+    numel = 1
+    for d in shape:
+        numel *= d
+    if numel > MAX_NUMEL:
+        raise ParamscopeError(f"{what} has {numel:.3g} elements, more than a tensor can hold "
+                              f"(2^59; limit 'tensor size')")
+    return shape
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def parse_value(text: str) -> Any:
-    """A --set value, read as a YAML scalar or flow list: 32, 0.5, true, [3, 4, 6, 3], name."""
+    """A --set value, read as a YAML 1.2 scalar or flow list: 32, 0.5, true, [3, 4, 6, 3], name.
+
+    YAML 1.2, not 1.1: ``010`` is 10 (never octal 8), ``0b100000`` and ``1:00`` are text."""
     from paramscope.spec.yamlsafe import load_text
 
     try:
-        return load_text(text, "--set") if text.strip() else ""
+        return load_text(text, "--set", schema="1.2") if text.strip() else ""
     except ParamscopeError as err:
-        raise ParamscopeError(f"--set value {text!r}: {err.message}") from None
+        raise ParamscopeError(f"--set value {_short(text)}: {err.message}") from None
 
 
 def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    """``["groups=32", ...]`` -> ``{"groups": 32}``; a key given twice is an error."""
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key.isidentifier():
-            raise ParamscopeError(f"--set expects key=value, got {item!r}")
+            raise ParamscopeError(f"--set expects key=value, got {_short(item)}")
+        if key in out:
+            raise ParamscopeError(f"--set {key} is given twice; give each key once")
         out[key] = parse_value(value)
     return out
 
@@ -98,10 +121,14 @@ _BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**1
 
 def parse_bytes(text: str, option: str = "--fvcore-budget") -> int:
     """``8GB`` / ``512MiB`` / ``2e9`` / ``inf`` -> bytes."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?|inf)\s*([kmgt]i?b|b)?\s*", str(text).lower())
+    match = re.fullmatch(r"\s*([0-9]{0,30}\.?[0-9]{1,30}(?:e[0-9]{1,3})?|inf)\s*([kmgt]i?b|b)?\s*",
+                         str(text).lower())
     if not match:
-        raise ParamscopeError(f"{option} expects a size such as 8GB, 512MiB or 2e9 bytes, got {text!r}")
+        raise ParamscopeError(f"{option} expects a size such as 8GB, 512MiB or 2e9 bytes, got {_short(str(text))}")
     number, unit = match.groups()
     if number == "inf":
         return 2**63
-    return int(float(number) * _BYTE_UNITS[unit or ""])
+    value = float(number) * _BYTE_UNITS[unit or ""]
+    if not value < 2**63:
+        raise ParamscopeError(f"{option} {_short(str(text))} is more than 2^63 bytes; use inf for no limit")
+    return int(value)

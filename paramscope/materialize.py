@@ -3,6 +3,8 @@
 ``meta_clone(model)`` deep-copies the module tree with every parameter, buffer and
 plain tensor attribute replaced by an ``empty_like(..., device="meta")`` twin, so
 tracing or measuring the clone can never touch (or allocate) the user's tensors.
+The copy carries none of the model's hooks (forward, pre-forward, backward,
+state-dict), so analysing it never runs user hook code.
 ``materialize(meta_module)`` makes a real-tensor copy (zeros) for tools that need one.
 """
 
@@ -22,14 +24,18 @@ def _meta_twin(t: Any):
 
 
 def meta_clone(module):
-    """A deep copy of ``module`` whose tensors all live on the meta device.
+    """A deep copy of ``module`` whose tensors all live on the meta device, without hooks.
 
-    Tied tensors stay tied (one twin per original tensor); the original is not modified.
+    Tied tensors stay tied (one twin per original tensor); the original is not modified
+    (hook dictionaries are mapped to fresh empty ones in the copy memo, not cleared).
     """
     import torch
 
     memo: dict[int, Any] = {}
     for sub in module.modules():
+        for attr, value in vars(sub).items():
+            if attr.startswith("_") and "_hooks" in attr and isinstance(value, dict):
+                memo[id(value)] = type(value)()
         tensors = list(sub._parameters.values()) + list(sub._buffers.values())
         tensors += [v for v in vars(sub).values() if isinstance(v, torch.Tensor)]
         for t in tensors:

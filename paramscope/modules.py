@@ -38,16 +38,17 @@ class Chain(nn.Module):
 
 
 class Residual(nn.Module):
-    """``activation(body(x) + shortcut(x))``; shortcut is identity when absent."""
+    """``activation(body(x) + shortcut(x))``; shortcut is identity when absent, activation
+    is a list of children called in order after the sum (none, one or several)."""
 
     def __init__(self, children: dict[str, nn.Module], body: list[str], shortcut: str | None,
-                 activation: str | None) -> None:
+                 activation: str | list[str] | None) -> None:
         super().__init__()
         for name, module in children.items():
             self.add_module(name, module)
         self._ps_body = list(body)
         self._ps_shortcut = shortcut
-        self._ps_activation = activation
+        self._ps_activation = [activation] if isinstance(activation, str) else list(activation or ())
 
     def forward(self, x: Tensor) -> Tensor:
         out = x
@@ -55,9 +56,9 @@ class Residual(nn.Module):
             out = self._modules[name](out)
         identity = self._modules[self._ps_shortcut](x) if self._ps_shortcut else x
         out = out + identity
-        if self._ps_activation:
-            out = self._modules[self._ps_activation](out)
+        for name in self._ps_activation:
+            out = self._modules[name](out)
         return out
 
     def extra_repr(self) -> str:
-        return f"shortcut={self._ps_shortcut or 'identity'}, activation={self._ps_activation}"
+        return f"shortcut={self._ps_shortcut or 'identity'}, activation={','.join(self._ps_activation) or None}"

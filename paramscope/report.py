@@ -76,6 +76,16 @@ def _term_text(term) -> str:
     return f"{term.quantity} = {term.expression} = {value}"
 
 
+def _param_bytes(row: LayerRow, dtype: str, source: str) -> int:
+    """Bytes of the parameters a row owns: each traced parameter at its own dtype (a half
+    Linear is 2 bytes per element whatever --dtype says); spec parameters at ``dtype``."""
+    node = row.node
+    if not node.counts_params:
+        return 0
+    return sum(n * dtype_bytes(node.params[k].dtype if source == "module" and k in node.params else dtype)
+               for k, n in row.cost.params.items())
+
+
 def _trainable(node: LayerNode, cost: Cost) -> int:
     if not node.counts_params:
         return 0
@@ -148,7 +158,8 @@ class Report:
             "macs": sum(r.cost.macs or 0 for r in self.layers),  # a lower bound when incomplete
             "flops": sum(r.cost.flops or 0 for r in self.layers),
             "activation_bytes": sum(r.activation_bytes for r in self.layers),
-            "param_bytes": params * size,
+            "param_bytes": sum(_param_bytes(r, self.dtype, self.source) for r in self.layers)
+                           + self.extra_params * size,
             "input_bytes": prod(self.input_shape) * size,
         }
 

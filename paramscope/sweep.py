@@ -226,13 +226,18 @@ def _factory_points(t, dtype):
     """The default input and a point analyser for a factory: imported once, called per
     point (on the meta device)."""
     from paramscope.analysis import factory_subject, report_for
+    from paramscope.sandbox import user_code
     from paramscope.targets import load_factory
 
-    factory = load_factory(t)
+    with user_code(t.text):
+        factory = load_factory(t)
 
     def analyse(overrides, shape, tools, fvcore_budget):
-        subject = factory_subject(factory, t.text, shape, None, overrides, dtype)
-        return report_for(subject, dtype, tools, fvcore_budget)
+        with user_code(t.text) as captured:
+            subject = factory_subject(factory, t.text, shape, None, overrides, dtype)
+            report = report_for(subject, dtype, tools, fvcore_budget)
+        report.notes.extend(captured.notes())
+        return report
 
     return None, analyse
 

@@ -86,7 +86,9 @@ def load_factory(target: Target) -> Any:
     except SyntaxError as err:
         raise TargetError(f"{target.text}: syntax error in {err.filename}:{err.lineno}") from None
     except Exception as err:  # the user's module raised while importing
-        raise TargetError(f"{target.text}: importing raised {type(err).__name__}: {err}") from None
+        from paramscope.sandbox import safe_text
+
+        raise TargetError(f"{target.text}: importing raised {type(err).__name__}: {safe_text(err)[:300]}") from None
     obj: Any = module
     for part in target.attr.split("."):
         if not hasattr(obj, part):

@@ -270,21 +270,17 @@ def torch_dtype(name: str):
 
 
 def meta_model(model):
-    """A meta clone of ``model`` (the original is never run or modified).
-
-    Falls back to ``model`` itself only when it cannot be deep-copied and already lives
-    entirely on the meta device (hooks are still removed afterwards).
-    """
+    """A meta clone of ``model`` (the original is never run or modified); a model that
+    cannot be deep-copied is an error saying why (it is never traced itself)."""
     from paramscope.materialize import meta_clone
 
     try:
         return meta_clone(model)
     except Exception as err:
-        tensors = list(model.parameters()) + list(model.buffers())
-        if all(t.is_meta for t in tensors):
-            return model
-        raise ParamscopeError(f"cannot make a meta copy of {type(model).__name__}: "
-                              f"{type(err).__name__}: {err}") from err
+        detail = " ".join(str(err).split())[:200]
+        raise ParamscopeError(f"cannot analyse {type(model).__name__}: paramscope traces a deep "
+                              f"copy on the meta device and copying it failed "
+                              f"({type(err).__name__}: {detail})") from None
 
 
 # --------------------------------------------------------------------------- modules

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.main import app, fail
-from paramscope.cli.options import (BatchOpt, ExportFormatOpt, InputOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
+from paramscope.cli.options import (BatchOpt, ExportFormatOpt, ImportPathOpt, InputOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
                                     parse_input, parse_sets)
 
 MeasureOpt = Annotated[str, typer.Option(
@@ -50,11 +50,13 @@ def summary(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, s
             depth: Annotated[Optional[int], typer.Option(
                 "--depth", "-d", help="Group rows by module depth (1: conv1, layer1 … fc) with subtotals.",
                 show_default=False)] = None,
-            output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None) -> None:
+            output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None,
+            import_path: ImportPathOpt = None) -> None:
     """Per-layer params, MACs and measured figures with totals, memory and a reconciliation per tool."""
-    from paramscope.render.export import FORMATS, publish
+    from paramscope.render.export import FORMATS, check_output, publish
 
     parse_choice("--format", fmt, FORMATS)
+    check_output(output)
     if depth is not None and depth < 1:
         raise fail(f"--depth must be a positive integer, got {depth}")
     report = _analyze(target, input, batch, set, measure, dtype, fvcore_budget)
@@ -72,14 +74,15 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
           all_: Annotated[bool, typer.Option("--all", help="Check every built-in config.")] = False,
           input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
           measure: MeasureOpt = "all", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
-          fvcore_budget: FvcoreBudgetOpt = None,
+          fvcore_budget: FvcoreBudgetOpt = None, import_path: ImportPathOpt = None,
           allow_incomplete: Annotated[bool, typer.Option(
               "--allow-incomplete", help="Pass even when some op has no formula (named in the report).")] = False) -> None:
     """Exit 0 when every tool's per-layer figures equal paramscope's predictions and every op
     has a formula; 1 on any mismatch or (unless --allow-incomplete) any op with no formula."""
-    from paramscope.render.export import FORMATS, publish
+    from paramscope.render.export import FORMATS, check_output, publish
 
     parse_choice("--format", fmt, FORMATS)
+    check_output(output)
     names = list(targets or [])
     if all_:
         from paramscope.api import builtin_targets

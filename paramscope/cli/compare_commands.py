@@ -9,7 +9,7 @@ import typer
 
 from paramscope.cli.analysis_commands import DtypeOpt, _analyze
 from paramscope.cli.main import app, fail
-from paramscope.cli.options import (BatchOpt, ExportFormatOpt, InputOpt, OutputOpt, SetOpt, TargetArg,
+from paramscope.cli.options import (BatchOpt, ExportFormatOpt, ImportPathOpt, InputOpt, OutputOpt, SetOpt, TargetArg,
                                     parse_choice)
 from paramscope.render.export import FORMATS
 
@@ -53,7 +53,8 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
                 "--plot", help="Also draw params and MACs per stage to FILE.png or FILE.svg (needs matplotlib).",
                 show_default=False)] = None,
             layers: Annotated[bool, typer.Option("--layers/--no-layers",
-                                                 help="Show the per-layer section.")] = True) -> None:
+                                                 help="Show the per-layer section.")] = True,
+            import_path: ImportPathOpt = None) -> None:
     """Side-by-side costs, ratios to the first target, per-stage subtotals and bar charts."""
     parse_choice("--format", fmt, FORMATS)
     if len(targets) < 2:
@@ -94,7 +95,8 @@ def explain(target: TargetArg,
             quantity: Annotated[str, typer.Option(
                 "--quantity", "-q", help="Which derivations: params, macs, flops (comma list) or all.")] = "params,macs",
             input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
-            dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table", output: OutputOpt = None) -> None:
+            dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
+            import_path: ImportPathOpt = None) -> None:
     """The derivation of every figure from the formulas: per layer, per stage, the total."""
     parse_choice("--format", fmt, FORMATS)
     from paramscope.render import explain as render

@@ -1,7 +1,9 @@
 """The ``paramscope`` command.  Thin commands; the work lives in the library.
 
 Exit codes: 0 success, 1 a check found a mismatch, 2 bad input (one line on
-stderr, no traceback).  Importing this module does not import torch.
+stderr, no traceback), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+Every message goes through :func:`say`, which keeps it on one printable line
+even when formatting it fails.  Importing this module does not import torch.
 """
 
 from __future__ import annotations
@@ -29,10 +31,31 @@ def _register_commands() -> None:
                                 spec_commands, sweep_commands)  # registers the commands)
 
 
+def say(prefix: str, message) -> None:
+    """Print ``paramscope: PREFIX MESSAGE`` as one printable line on stderr, whatever happens
+    while formatting ``message`` (a broken ``__str__``, MemoryError, a lone surrogate)."""
+    from paramscope.sandbox import safe_text
+
+    line = f"paramscope: {prefix}{safe_text(message)}"
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001  (stderr closed or unencodable: nothing more to do)
+        pass
+
+
 def fail(message: str, code: int = 2) -> "typer.Exit":
     """Print one line on stderr and return the Exit to raise."""
-    typer.echo(f"paramscope: error: {' '.join(str(message).split())}", err=True)
+    say("error: ", message)
     return typer.Exit(code)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so ``finally`` blocks (temp files) run."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
 
 
 def _click_exceptions():
@@ -46,31 +69,83 @@ def _click_exceptions():
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turn every user error into one line and exit 2."""
-    errors = _click_exceptions()
-    _register_commands()
+    import gc
+    import signal
+    import warnings
+
+    gc.set_threshold(100_000, 50, 100)  # 100,000-layer graphs: fewer full collections (linear time)
+
     try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (tests calling main() from a thread)
+        previous = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # user code's warnings become report notes (sandbox)
+            code = _run(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    sys.exit(code)
+
+
+def _run(argv: list[str] | None) -> int:
+    """Run the app; every way it can end becomes an exit code and at most one stderr line."""
+    try:
+        errors = _click_exceptions()
+        _register_commands()
         code = app(args=argv, prog_name="paramscope", standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into a silent Exit(130)
+            say("", "interrupted")
     except ParamscopeError as err:
-        typer.echo(f"paramscope: error: {err}", err=True)
+        say("error: ", err)
         code = 2
     except typer.Exit as exc:
         code = exc.exit_code
-    except errors.ClickException as err:  # usage errors: unknown option, bad value ...
-        typer.echo(f"paramscope: error: {' '.join(err.format_message().split())}", err=True)
-        code = 2 if isinstance(err, errors.UsageError) else err.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        typer.echo("paramscope: interrupted", err=True)
+        say("", "interrupted")
         code = 130
+    except Terminated:
+        say("", "terminated")
+        code = 143
     except RecursionError:
-        typer.echo("paramscope: error: input nests too deeply to analyse", err=True)
+        say("error: ", "input nests too deeply to analyse")
         code = 2
     except MemoryError:
-        typer.echo("paramscope: error: out of memory; try a smaller --input or --measure none", err=True)
+        say("error: ", "out of memory; try a smaller --input or --measure none")
         code = 2
-    except Exception as err:  # a bug: one line unless PARAMSCOPE_DEBUG asks for the traceback
-        if os.environ.get("PARAMSCOPE_DEBUG"):
-            raise
-        typer.echo(f"paramscope: internal error: {type(err).__name__}: {' '.join(str(err).split())} "
-                   "(set PARAMSCOPE_DEBUG=1 for the traceback)", err=True)
-        code = 3
-    sys.exit(code if isinstance(code, int) else 0)
+    except BrokenPipeError:  # `paramscope ... | head`: the reader left; exit like SIGPIPE would
+        _silence_stdout()
+        code = 141
+    except SystemExit as exc:  # paramscope never calls sys.exit inside the app: user code did
+        say("error: ", f"code run for this command called sys.exit({exc.code})")
+        code = 2
+    except Exception as err:  # noqa: BLE001
+        if _is_click_error(err):  # usage errors: unknown option, bad value ...
+            say("error: ", err.format_message())
+            code = 2 if isinstance(err, _click_exceptions().UsageError) else err.exit_code
+        else:  # a bug: one line unless PARAMSCOPE_DEBUG asks for the traceback
+            if os.environ.get("PARAMSCOPE_DEBUG"):
+                raise
+            from paramscope.sandbox import safe_text
+
+            say("internal error: ", f"{type(err).__name__}: {safe_text(err)} "
+                                    "(set PARAMSCOPE_DEBUG=1 for the traceback)")
+            code = 3
+    except BaseException:  # noqa: BLE001  (anything else raised by user code)
+        say("error: ", "interrupted by an unexpected exception")
+        code = 2
+    return code if isinstance(code, int) else 0
+
+
+def _is_click_error(err: BaseException) -> bool:
+    return isinstance(err, _click_exceptions().ClickException)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -29,3 +29,16 @@ ExportFormatOpt = Annotated[str, typer.Option(
 OutputOpt = Annotated[Optional[str], typer.Option(
     "--output", "-o", help="Write to FILE (atomically: the old file stays intact on failure) "
                            "instead of stdout.", show_default=False)]
+
+
+def _allow_imports(value: Optional[list[str]]) -> Optional[list[str]]:
+    from paramscope.spec.library import set_import_dirs
+
+    set_import_dirs(value)
+    return value
+
+
+ImportPathOpt = Annotated[Optional[list[str]], typer.Option(
+    "--import-path", help="Also allow spec 'import:' from DIR (by default only the spec's own "
+                          "directory tree and the built-in library; also PARAMSCOPE_IMPORT_PATH). "
+                          "Repeatable.", callback=_allow_imports, metavar="DIR", show_default=False)]

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from paramscope.cli.main import app
-from paramscope.cli.options import BatchOpt, InputOpt, SetOpt, TargetArg, parse_input, parse_sets
+from paramscope.cli.options import BatchOpt, ImportPathOpt, InputOpt, SetOpt, TargetArg, parse_input, parse_sets
 from paramscope.errors import ParamscopeError
 
 
@@ -27,18 +27,23 @@ def list_configs(
         rows.append({"name": name, "description": doc.description,
                      "input": "×".join(str(d) for d in shape)})
     if fmt == "json":
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        from paramscope.render.export import deliver
+
+        deliver(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", None, json_format=True)
         return
     from paramscope.render.console import make_console, simple_table
 
     table = simple_table(("name", "input", "description"))
     for row in rows:
         table.add_row(row["name"], row["input"], row["description"])
-    make_console().print(table)
+    from paramscope.render.export import print_escaped
+
+    print_escaped(make_console(), table)
 
 
 @app.command()
-def show(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None) -> None:
+def show(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+         import_path: ImportPathOpt = None) -> None:
     """Print the fully resolved spec: templates expanded, parameters substituted, module names shown."""
     from paramscope.api import load_document, resolve_spec
     from paramscope.spec.resolve import default_input
@@ -52,7 +57,9 @@ def show(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set:
     overrides = parse_sets(set)
     doc = load_document(t)
     resolved = resolve_spec(doc, overrides, parse_input(input, default_input(doc), batch))
-    typer.echo(emit(resolved), nl=False)
+    from paramscope.render.export import deliver
+
+    deliver(emit(resolved), None)
 
 
 @app.command()

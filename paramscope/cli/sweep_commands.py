@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.main import app
-from paramscope.cli.options import BatchOpt, TargetArg, parse_choice
+from paramscope.cli.options import BatchOpt, ImportPathOpt, TargetArg, parse_choice
 
 SweepSetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", "-s", help="A parameter and its values: key=v1,v2,... (YAML scalars or flow lists: "
@@ -29,19 +29,22 @@ SweepFormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json
 @app.command("sweep")
 def sweep_command(target: TargetArg, set: SweepSetOpt = None, zip_: ZipOpt = False,
                   input: SweepInputOpt = None, batch: BatchOpt = None, measure: SweepMeasureOpt = "none",
-                  dtype: SweepDtypeOpt = "float32", fmt: SweepFormatOpt = "table") -> None:
+                  dtype: SweepDtypeOpt = "float32", fmt: SweepFormatOpt = "table",
+                  import_path: ImportPathOpt = None) -> None:
     """One row per point of a design space: params, MACs, FLOPs, activations and ratios to the first row."""
     from paramscope.sweep import parse_axes, parse_inputs, sweep, to_csv, to_markdown
 
     parse_choice("--format", fmt, ("table", "json", "csv", "markdown"))
     result = sweep(target, parse_axes(set), parse_inputs(input), batch=batch, zip=zip_,
                    measure=measure, dtype=dtype)
+    from paramscope.render.export import deliver
+
     if fmt == "json":
-        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        deliver(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None, json_format=True)
     elif fmt == "csv":
-        typer.echo(to_csv(result), nl=False)
+        deliver(to_csv(result), None)
     elif fmt == "markdown":
-        typer.echo(to_markdown(result), nl=False)
+        deliver(to_markdown(result), None)
     else:
         _print_table(result)
 
@@ -54,11 +57,12 @@ def _print_table(result) -> None:
     table = simple_table(columns(result), numeric=numeric)
     for row in result.rows:
         table.add_row(*cells(result, row))
+    from paramscope.render.export import print_escaped
+
     console = make_console()
-    console.print(table)
+    print_escaped(console, table)
     notes = dict.fromkeys(n for row in result.rows for n in row.notes)
-    for note in notes:
-        console.print(f"note: {note}")
+    print_escaped(console, *(f"note: {note}" for note in notes))
     failed = sum(1 for r in result.rows if r.error)
     if failed:
-        console.print(f"{failed} of {len(result.rows)} points could not be analysed (see their rows)")
+        print_escaped(console, f"{failed} of {len(result.rows)} points could not be analysed (see their rows)")

@@ -3,9 +3,10 @@
 A :class:`Grid` is a titled table of strings with typed columns.  Renderers turn
 it into a rich Table that fits the terminal (optional columns are dropped first
 on narrow terminals, numbers are never wrapped), a GitHub pipe table (numbers
-right-aligned) or CSV.  :func:`write_atomic` writes ``--output`` files: temp
-file in the same directory, fsync, ``os.replace`` — on failure the old file is
-untouched and the temp file removed.
+right-aligned) or CSV.  Every format escapes control characters in user text
+(:mod:`paramscope.textsafe`).  :func:`deliver` writes ``--output``: ``-`` is stdout,
+a regular file is replaced atomically (:func:`write_atomic`), a FIFO or device is
+written through, and anything else (a directory, the input spec) is refused.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ _GAP = 3  # " | " between columns (ASCII2) or the SIMPLE_HEAD equivalent
 
 
 def _width(text: str) -> int:
+    if text.isascii() and "\n" not in text:  # the common case, without rich's per-character table
+        return len(text)
     from rich.cells import cell_len
 
     return max((cell_len(line) for line in text.split("\n")), default=0)
@@ -118,9 +121,53 @@ def min_width(grid: Grid, keep: Sequence[int]) -> int:
     return total + _GAP * max(len(keep) - 1, 0)
 
 
+#: above this many rows a table is laid out here as aligned text lines (linear time),
+#: not cell by cell by rich (about a millisecond per row)
+FAST_ROWS = 2_000
+
+
+class TextGrid:
+    """``grid``'s columns ``keep`` as aligned text in the plain table style (``a | b``,
+    ``--+--`` rules), built in one linear pass; long lines are not wrapped."""
+
+    def __init__(self, grid: Grid, keep: Sequence[int]) -> None:
+        self.grid, self.keep = grid, list(keep)
+
+    def lines(self) -> list[str]:
+        cell_len = _width
+        cols = [self.grid.columns[i] for i in self.keep]
+        pick = lambda row: [" ".join(row[i].split("\n")) for i in self.keep]  # noqa: E731
+        body, footer = [pick(r) for r in self.grid.rows], [pick(r) for r in self.grid.footer]
+        headers = [c.full for c in cols]
+        widths = [max(cell_len(h), *(cell_len(r[k]) for r in (*body, *footer))) for k, h in enumerate(headers)]
+
+        def line(cells: list[str], justify: list[bool]) -> str:
+            out = []
+            for cell, w, right in zip(cells, widths, justify):
+                pad = " " * (w - cell_len(cell))
+                out.append(pad + cell if right else cell + pad)
+            return " | ".join(out).rstrip()
+
+        n = len(widths)
+        rule = "+".join("-" * (w + (n > 1) * ((k > 0) + (k < n - 1))) for k, w in enumerate(widths))
+        numeric = [c.numeric for c in cols]
+        out = [line(headers, numeric), rule, *(line(r, numeric) for r in body)]
+        if footer:
+            out += [rule, *(line(r, numeric) for r in footer)]
+        return out
+
+    def __rich_console__(self, console, options):
+        from rich.segment import Segment
+
+        for text in self.lines():
+            yield Segment(text)
+            yield Segment.line()
+
+
 def rich_table(grid: Grid, width: int | None = None, plain: bool | None = None):
     """A rich Table of ``grid`` fitted to ``width``: optional columns are dropped when
-    narrow, and when even that cannot fit without breaking words, one record per row."""
+    narrow, and when even that cannot fit without breaking words, one record per row.
+    A grid of more than :data:`FAST_ROWS` rows is a :class:`TextGrid` instead."""
     from rich import box
     from rich.table import Table
 
@@ -128,6 +175,8 @@ def rich_table(grid: Grid, width: int | None = None, plain: bool | None = None):
 
     plain = plain_output() if plain is None else plain
     keep = fitting_columns(grid, width)
+    if len(grid.rows) + len(grid.footer) > FAST_ROWS:
+        return _titled(grid.title, TextGrid(grid, keep), plain)
     if width is not None and min_width(grid, keep) > width:
         return _titled(grid.title, records_table(grid, plain), plain)
     table = Table(box=box.ASCII2 if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
@@ -206,8 +255,26 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
+#: a top-level list longer than this is written one item per line (json's C encoder),
+#: since ``indent`` makes json fall back to its pure-Python encoder
+JSON_LONG_LIST = 1_000
+
+
 def json_text(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """``data`` as indented JSON; a long top-level list (a report's layers) has one
+    compact item per line, so 100,000 layers take about a second, not minutes."""
+    if not isinstance(data, dict) or not any(isinstance(v, list) and len(v) > JSON_LONG_LIST
+                                             for v in data.values()):
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, list) and len(value) > JSON_LONG_LIST:
+            items = ",\n    ".join(json.dumps(v, ensure_ascii=False) for v in value)
+            text = f"[\n    {items}\n  ]"
+        else:
+            text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        parts.append(f"  {json.dumps(key, ensure_ascii=False)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 # --------------------------------------------------------------------------- output
@@ -220,24 +287,25 @@ def render_text(renderables: Iterable[Any], width: int | None = None) -> str:
     buf = io.StringIO()
     console = make_console(width=width, file=buf, plain=True)
     for part in renderables:
-        console.print(part)
+        console.print(part, crop=False)
     return buf.getvalue()
 
 
 def write_atomic(path: str | os.PathLike, text: str | bytes, option: str = "--output") -> None:
     """Write ``text`` to ``path`` atomically: temp file beside it, fsync, ``os.replace``.
 
-    On any failure the previous file (if any) is left untouched, the temp file is
-    removed, and a ParamscopeError names the path.
+    On any failure (SIGTERM and Ctrl-C included) the previous file (if any) is left
+    untouched, the temp file is removed, and a ParamscopeError names the path.  A
+    symlink is followed: the file it points to is replaced, the link stays.
     """
-    target = os.path.abspath(os.fspath(path))
+    target = os.path.realpath(os.fspath(path))
     directory = os.path.dirname(target)
     if os.path.isdir(target):
-        raise ParamscopeError(f"{option} {os.fspath(path)}: is a directory")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+        raise ParamscopeError(f"{option} {_shown(path)}: is a directory")
+    try:  # a short temp name, so a target name of 255 bytes still works
+        fd, tmp = tempfile.mkstemp(prefix=".paramscope-", suffix=".tmp", dir=directory)
     except OSError as err:
-        raise ParamscopeError(f"{option} {os.fspath(path)}: cannot write: {err.strerror or err}") from None
+        raise ParamscopeError(f"{option} {_shown(path)}: cannot write: {err.strerror or err}") from None
     try:
         binary = isinstance(text, bytes)
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as handle:
@@ -252,9 +320,15 @@ def write_atomic(path: str | os.PathLike, text: str | bytes, option: str = "--ou
         except OSError:
             pass
         if isinstance(err, OSError):
-            raise ParamscopeError(f"{option} {os.fspath(path)}: cannot write: {err.strerror or err}") from None
+            raise ParamscopeError(f"{option} {_shown(path)}: cannot write: {err.strerror or err}") from None
         raise
     _fsync_dir(directory)
+
+
+def _shown(path) -> str:
+    from paramscope.textsafe import printable
+
+    return printable(os.fspath(path))
 
 
 def _mode_for(target: str) -> int:
@@ -280,15 +354,98 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def deliver(text: str, output: str | None) -> None:
-    """Print ``text`` on stdout, or write it atomically to ``output``."""
-    if output:
-        write_atomic(output, text)
-    else:
-        import sys
+OUTPUT_ENV = "PARAMSCOPE_MAX_OUTPUT"
+MAX_OUTPUT_BYTES = 256_000_000
+#: paths ``--output`` must never replace (the input specs of the running command)
+PROTECTED: set[str] = set()
 
+
+def max_output() -> int:
+    raw = os.environ.get(OUTPUT_ENV, "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 19 else MAX_OUTPUT_BYTES
+
+
+def check_output(output: str | None, option: str = "--output") -> None:
+    """Refuse an ``--output`` that cannot be written safely, before any work is done:
+    a directory, a path whose directory does not exist, or one of the input specs."""
+    if not output or output == "-":
+        return
+    if "\x00" in output:
+        raise ParamscopeError(f"{option}: the path contains a NUL byte")
+    from paramscope.spec.yamlsafe import FILES_READ
+
+    real = os.path.realpath(output)
+    if real in PROTECTED or real in FILES_READ:
+        raise ParamscopeError(f"{option} {_shown(output)} is an input spec of this command; "
+                              "refusing to overwrite it")
+    if os.path.isdir(real):
+        raise ParamscopeError(f"{option} {_shown(output)}: is a directory")
+    if not os.path.isdir(os.path.dirname(real) or "."):
+        raise ParamscopeError(f"{option} {_shown(output)}: cannot write: no such directory")
+
+
+def protect(path: str) -> None:
+    """Record an input spec that ``--output`` must not overwrite."""
+    PROTECTED.add(os.path.realpath(path))
+
+
+def deliver(text: str, output: str | None, json_format: bool = False) -> None:
+    """Print ``text`` on stdout (``output`` None or ``-``), write it to a FIFO or device
+    as it is, or atomically replace a regular file; control characters in ``text`` are
+    escaped first and its size is bounded (``PARAMSCOPE_MAX_OUTPUT``)."""
+    import stat
+    import sys
+
+    from paramscope.textsafe import printable, printable_json
+
+    text = printable_json(text) if json_format else printable(text, keep_newlines=True)
+    if len(text) > max_output():
+        raise ParamscopeError(f"the output would be {len(text):,} characters, more than the limit of "
+                              f"{max_output():,} (limit 'output size'; raise it with {OUTPUT_ENV})")
+    if not output or output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
+        return
+    check_output(output)
+    try:
+        mode = os.stat(output).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):  # written through, never replaced
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        except OSError as err:
+            raise ParamscopeError(f"--output {_shown(output)}: cannot write: {err.strerror or err}") from None
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ParamscopeError(f"--output {_shown(output)}: not a regular file, FIFO or character device")
+    write_atomic(output, text)
+
+
+def print_escaped(console, *parts) -> None:
+    """Print renderables on ``console`` with user text escaped (:class:`_Escaped`); a closed
+    pipe (``| head``) becomes BrokenPipeError (rich would raise SystemExit(1))."""
+    try:
+        for part in parts:
+            console.print(_Escaped(part), crop=False)
+    except SystemExit:
+        raise BrokenPipeError() from None
+
+
+class _Escaped:
+    """A renderable whose text segments have control characters escaped (colours kept)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console, options):
+        from rich.segment import Segment
+
+        from paramscope.textsafe import printable
+
+        for seg in console.render(self.inner, options):
+            yield seg if seg.control else Segment(printable(seg.text, keep_newlines=True), seg.style)
 
 
 def publish(fmt: str, output: str | None, *, table, json_data, csv, markdown) -> None:
@@ -299,16 +456,16 @@ def publish(fmt: str, output: str | None, *, table, json_data, csv, markdown) ->
     """
     from paramscope.render.console import env_width, make_console, plain_output
 
+    check_output(output)
     if fmt == "json":
-        deliver(json_text(json_data()), output)
+        deliver(json_text(json_data()), output, json_format=True)
     elif fmt == "csv":
         deliver(csv(), output)
     elif fmt == "markdown":
         deliver(markdown(), output)
-    elif output:
+    elif output and output != "-":
         width = env_width()
         deliver(render_text(table(width=width, plain=True), width=width), output)
     else:
         console = make_console()
-        for part in table(width=console.width, plain=plain_output()):
-            console.print(part)
+        print_escaped(console, *table(width=console.width, plain=plain_output()))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paramscope.errors import SpecError, closest
+from paramscope.spec.budget import budgeted, charge
 from paramscope.spec.yamlsafe import Map, Seq, line_of, load_file, load_text
 
 TOP_KEYS = ("name", "description", "input", "params", "import", "templates", "layers", "use", "with")
@@ -56,11 +57,18 @@ def parse_text(text: str, file: str = "<string>", resolve_import=None) -> Docume
     return _document(load_text(text, file), file, resolve_import, ())
 
 
-def parse_file(path: str, resolve_import=None, _chain: tuple[str, ...] = ()) -> Document:
-    return _document(load_file(path), str(path), resolve_import, _chain)
+def parse_file(path: str, resolve_import=None, _chain: tuple[str, ...] = (),
+               _cache: dict[str, Document] | None = None) -> Document:
+    """Parse a spec file and the files it imports (each file once; every parse is charged
+    to the active budget's 'files' limit)."""
+    with budgeted():
+        charge("files")
+        return _document(load_file(path), str(path), resolve_import, _chain,
+                         {} if _cache is None else _cache)
 
 
-def _document(data: Any, file: str, resolve_import, chain: tuple[str, ...]) -> Document:
+def _document(data: Any, file: str, resolve_import, chain: tuple[str, ...],
+              cache: dict[str, Document] | None = None) -> Document:
     if not isinstance(data, Map):
         what = "list" if isinstance(data, list) else type(data).__name__
         raise SpecError(f"a spec must be a mapping with name, input and layers, got a {what}",
@@ -82,7 +90,7 @@ def _document(data: Any, file: str, resolve_import, chain: tuple[str, ...]) -> D
             raise doc.error(f"{key} must be a mapping", key)
     if "layers" in data and not isinstance(data["layers"], Seq):
         raise doc.error("layers must be a list of layers", "layers")
-    _link_imports(doc, resolve_import, chain)
+    _link_imports(doc, resolve_import, chain, {} if cache is None else cache)
     for tname, tdata in data.get("templates", Map()).items():
         if not isinstance(tdata, Map):
             raise doc.error(f"template {tname!r} must be a mapping with params and layers",
@@ -104,14 +112,14 @@ def _document(data: Any, file: str, resolve_import, chain: tuple[str, ...]) -> D
     return doc
 
 
-def _link_imports(doc: Document, resolve_import, chain: tuple[str, ...]) -> None:
+def _link_imports(doc: Document, resolve_import, chain: tuple[str, ...], cache: dict[str, Document]) -> None:
     imports = doc.data.get("import", Seq())
     if isinstance(imports, str):
         imports = [imports]
     if not isinstance(imports, list):
         raise doc.error("import must be a list of spec names or paths", "import")
     if len(chain) > MAX_IMPORT_DEPTH:
-        raise doc.error(f"imports nest deeper than {MAX_IMPORT_DEPTH} files", "import")
+        raise doc.error(f"imports nest deeper than {MAX_IMPORT_DEPTH} files (limit 'import depth')", "import")
     for ref in imports:
         if not isinstance(ref, str):
             raise doc.error(f"import entries must be names or paths, got {ref!r}", "import")
@@ -119,12 +127,18 @@ def _link_imports(doc: Document, resolve_import, chain: tuple[str, ...]) -> None
             raise doc.error(f"cannot import {ref!r} from a spec given as text", "import")
         try:
             path = resolve_import(ref, os.path.dirname(doc.file))
+            from paramscope.spec.library import check_import
+
+            check_import(ref, path, os.path.dirname(chain[0] if chain else os.path.realpath(doc.file)))
         except SpecError as err:
             raise err.located(file=doc.file, line=line_of(doc.data, "import"), path="import") from None
         real = os.path.realpath(path)
         if real in chain or real == os.path.realpath(doc.file):
             raise doc.error(f"import cycle: {ref!r} imports this file again", "import")
-        imported = parse_file(path, resolve_import, chain + (os.path.realpath(doc.file),))
+        imported = cache.get(real)
+        if imported is None:
+            imported = cache[real] = parse_file(path, resolve_import, chain + (os.path.realpath(doc.file),),
+                                                cache)
         for tname, template in imported.templates.items():
             other = doc.templates.get(tname)
             if other is not None and other.doc.file != template.doc.file:

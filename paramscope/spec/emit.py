@@ -97,9 +97,13 @@ def _emit(module: Module, indent: str, lines: list[str], seen: set[str]) -> None
         lines.append(f"{indent}      name: {_scalar(short.name)}")
         lines.append(f"{indent}      layers:")
         _layers(short, short.order, indent + "        ", lines, seen)
-    if module.activation:
-        act = module.children[module.activation]
-        lines.append(f"{indent}    activation: {{{act.spec_kind}: {_leaf_args(act)}}}")
+    acts = [module.children[name] for name in module.activation]
+    if len(acts) == 1 and acts[0].kind == "leaf":
+        seen.add(acts[0].qualname)
+        lines.append(f"{indent}    activation: {{{acts[0].spec_kind}: {_leaf_args(acts[0])}}}")
+    elif acts:  # each post-sum layer, in call order, like any layer list
+        lines.append(f"{indent}    activation:")
+        _layers(module, module.activation, indent + "      ", lines, seen)
 
 
 def emit(resolved: Resolved) -> str:

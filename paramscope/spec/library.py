@@ -39,13 +39,43 @@ def is_spec_path(target: str) -> bool:
     return target.endswith(SPEC_SUFFIXES) or os.sep in target or target.startswith(".")
 
 
+IMPORT_PATH_ENV = "PARAMSCOPE_IMPORT_PATH"
+_EXTRA_IMPORT_DIRS: list[str] = []
+
+
+def set_import_dirs(dirs) -> None:
+    """Allow ``import:`` from these directories too (``--import-path DIR``; replaces the
+    directories a previous command set)."""
+    for d in dirs or ():
+        if not os.path.isdir(d):
+            raise TargetError(f"--import-path {d!r}: not a directory")
+    _EXTRA_IMPORT_DIRS[:] = [os.path.realpath(d) for d in dirs or ()]
+
+
+def import_roots(spec_dir: str) -> list[str]:
+    """Directories ``import:`` may read from: the top spec's own directory tree, the
+    built-in library, ``--import-path`` directories and ``$PARAMSCOPE_IMPORT_PATH``."""
+    env = [d for d in os.environ.get(IMPORT_PATH_ENV, "").split(os.pathsep) if d]
+    return [os.path.realpath(d) for d in (spec_dir, str(config_dir()), *env)] + _EXTRA_IMPORT_DIRS
+
+
+def check_import(ref: str, path: str, spec_dir: str) -> None:
+    """Refuse an import outside :func:`import_roots` or not a regular file; the error names
+    only the path (never anything read from it)."""
+    real = os.path.realpath(path)
+    if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in import_roots(spec_dir)):
+        raise SpecError(f"import {ref!r}: {path} is outside the spec's directory and the built-in "
+                        f"library; allow its directory with --import-path DIR or {IMPORT_PATH_ENV}")
+    if not os.path.exists(real):
+        raise SpecError(f"import {ref!r}: no such file {path}")
+    if not os.path.isfile(real):
+        raise SpecError(f"import {ref!r}: {path} is not a regular file")
+
+
 def resolve_import(ref: str, base_dir: str) -> str:
     """An ``import:`` entry: a path relative to the importing file, or a built-in name."""
     if ref.endswith(SPEC_SUFFIXES) or "/" in ref:
-        path = os.path.normpath(os.path.join(base_dir, ref))
-        if not os.path.isfile(path):
-            raise SpecError(f"import {ref!r}: no such file {path}")
-        return path
+        return os.path.normpath(os.path.join(base_dir, ref))  # checked by check_import
     try:
         return str(builtin_path(ref))
     except TargetError as err:

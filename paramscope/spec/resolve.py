@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from paramscope.errors import LimitError, ParamscopeError, SpecError, closest
+from paramscope.spec.budget import budgeted, charge, limit
 from paramscope.graph import Graph, LayerNode, ParamInfo, Shape
 from paramscope.spec.document import Document, Template
 from paramscope.spec.expr import has_expression, substitute
 from paramscope.spec.kinds import KINDS, Leaf
 from paramscope.spec.yamlsafe import Map, Seq, line_of
 
-MAX_CALLS = 100_000  # layer calls in one network
+MAX_CALLS = 100_000  # layer calls in one network (default of the 'layers' budget limit)
 MAX_REPEAT_ITERATIONS = 100_000  # repeat copies expanded in one network, empty ones included
 MAX_TEMPLATE_DEPTH = 32
 STRUCTURAL = ("sequential", "residual", "repeat", "use", "check")
@@ -71,7 +72,7 @@ class Module:
     children: dict[str, "Module"] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)  # call order (chain) / body order (residual)
     shortcut: str | None = None
-    activation: str | None = None
+    activation: list[str] = field(default_factory=list)  # post-sum layers, in call order
     in_shape: Shape = ()
     out_shape: Shape = ()
 
@@ -114,8 +115,10 @@ def _located(err: ParamscopeError, where: Where) -> ParamscopeError:
 
 def _eval(value: Any, scope: dict[str, Any]) -> Any:
     if isinstance(value, list):
+        charge("work", len(value))
         return [_eval(v, scope) for v in value]
     if isinstance(value, dict):
+        charge("work", len(value))
         return {k: _eval(v, scope) for k, v in value.items()}
     return substitute(value, scope) if has_expression(value) else value
 
@@ -183,6 +186,7 @@ class Resolver:
         self.calls: dict[str, int] = {}
         self.depth = 0
         self.iterations = 0
+        self.max_calls = limit("layers")
 
     # -- entry -------------------------------------------------------------
     def resolve(self, overrides: dict[str, Any], input_shape: Shape | None) -> Resolved:
@@ -253,6 +257,7 @@ class Resolver:
     def _item(self, item: Any, where: Where, scope: dict, shape: Shape, into: _Scope,
               name_override: str | None) -> Shape:
         try:
+            charge("work")
             kind, args, extra = self._split(item)
             name = extra.get("name")
             when = extra.get("when", True)
@@ -367,8 +372,9 @@ class Resolver:
         return module
 
     def _emit(self, module: Module, leaf: Leaf, in_shapes: tuple[Shape, ...]) -> None:
-        if len(self.nodes) >= MAX_CALLS:
-            raise LimitError(f"the network has more than {MAX_CALLS:,} layer calls (limit)")
+        if len(self.nodes) >= self.max_calls:
+            raise LimitError(f"the network has more than {self.max_calls:,} layer calls "
+                             "(limit 'layers'; raise it with PARAMSCOPE_MAX_LAYERS)")
         index = self.calls.get(module.qualname, 0)
         self.calls[module.qualname] = index + 1
         self.nodes.append(LayerNode(
@@ -428,11 +434,12 @@ class Resolver:
                                     functional=True))
         out = body_out
         activation = args.get("activation")
-        if activation is not None:
-            before = list(module.order)
-            out = self._item(activation, where.at(args, "activation", ".activation"), scope,
-                             out, inner, None if not isinstance(activation, str) else activation)
-            module.activation = module.order[len(before)]
+        if activation is not None:  # one item or a list, resolved like any layer list
+            before = len(module.order)
+            items = activation if isinstance(activation, list) else Seq([activation])
+            out = self._items(items, where.at(args, "activation", ".activation"), scope, out, inner,
+                              activation if isinstance(activation, str) else None)
+            module.activation = module.order[before:]
         module.order = body_order
         module.out_shape = out
         return out
@@ -485,12 +492,14 @@ class Resolver:
         if isinstance(times, bool) or not isinstance(times, int) or times < 0:
             raise SpecError(f"repeat times must be a non-negative integer, got {times!r}",
                             file=where.file, line=line_of(args, "times"), path=where.path)
-        if times > MAX_CALLS:
-            raise LimitError(f"repeat times={times:,} exceeds the limit of {MAX_CALLS:,} layer calls",
+        if times > self.max_calls:
+            raise LimitError(f"repeat times={times:,} exceeds the limit of {self.max_calls:,} layer calls "
+                             "(limit 'layers'; raise it with PARAMSCOPE_MAX_LAYERS)",
                              file=where.file, line=line_of(args, "times"), path=where.path)
         self.iterations += times
         if self.iterations > MAX_REPEAT_ITERATIONS:
-            raise LimitError(f"repeats expand to more than {MAX_REPEAT_ITERATIONS:,} copies (limit)",
+            raise LimitError(f"repeats expand to more than {MAX_REPEAT_ITERATIONS:,} copies "
+                             "(limit 'repeat copies')",
                              file=where.file, line=line_of(args, "times"), path=where.path)
         index = args.get("index", "i")
         if not isinstance(index, str) or not index.isidentifier():
@@ -504,6 +513,7 @@ class Resolver:
                 raise SpecError(f"repeat first overrides {key!r}, which is not a variable here"
                                 f"{closest(key, list(common) + list(scope))}")
         for i in range(times):
+            charge("work", 1 + len(scope) // 16)
             local = dict(scope)
             local[index] = i
             local.update({k: _eval(v, local) for k, v in common.items()})
@@ -519,6 +529,7 @@ class Resolver:
         if not isinstance(given, dict):
             raise SpecError(f"with must be a mapping of template parameters, got {given!r}")
         template = self._template(ref, scope, where)
+        charge("work", 1 + len(template.params))  # an instance copies and evaluates its parameters
         self.depth += 1
         try:
             if self.depth > MAX_TEMPLATE_DEPTH:
@@ -567,5 +578,8 @@ def default_input(doc: Document, batch: int = 1) -> Shape | None:
 
 def resolve(doc: Document, overrides: dict[str, Any] | None = None,
             input_shape: Shape | None = None, batch: int = 1) -> Resolved:
-    """Resolve ``doc`` with ``--set`` overrides and an optional input shape (batch first)."""
-    return Resolver(doc, batch).resolve(dict(overrides or {}), input_shape)
+    """Resolve ``doc`` with ``--set`` overrides and an optional input shape (batch first).
+
+    The work is bounded by one :class:`~paramscope.spec.budget.Budget` per resolution."""
+    with budgeted():
+        return Resolver(doc, batch).resolve(dict(overrides or {}), input_shape)

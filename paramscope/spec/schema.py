@@ -40,7 +40,7 @@ def json_schema() -> dict:
                        "required": ["layers"], "additionalProperties": False},
         "residual": {"type": "object", "properties": dict(
             item_common, body=branch, shortcut={"anyOf": [{"const": "identity"}, branch]},
-            activation=layer_ref), "required": ["body"], "additionalProperties": False},
+            activation={"anyOf": [layer_ref, {"type": "array", "items": layer_ref}]}), "required": ["body"], "additionalProperties": False},
         "repeat": {"type": "object", "properties": {
             "times": {"anyOf": [{"type": "integer", "minimum": 0}, EXPR]},
             "index": {"type": "string"}, "with": {"type": "object"}, "first": {"type": "object"},

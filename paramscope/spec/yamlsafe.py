@@ -2,12 +2,17 @@
 
 Only plain data is accepted: mappings, sequences and null/bool/int/float/str
 scalars.  Any other tag (``!!python/object``, ``!!binary``, custom ``!tags``) is
-an error, never constructed.  Alias expansion is bounded (billion-laughs), and
-so are nesting depth and file size.  Mappings and lists come back as
+an error, never constructed.  Alias expansion is bounded in values and in
+characters (billion-laughs, and one long string aliased many times), and so are
+nesting depth, file size and the digits of a number literal (Python refuses
+to convert more than 4,300).  ``schema="1.2"`` reads plain scalars by YAML 1.2's
+core schema (``010`` is 10, ``0b1`` and ``1:00`` are text), as ``--set`` does.  Mappings and lists come back as
 :class:`Map` / :class:`Seq`, which remember the line of each entry.
 """
 
 from __future__ import annotations
+
+import re
 
 import yaml
 
@@ -16,6 +21,8 @@ from paramscope.errors import LimitError, SpecError
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 200_000  # values after alias expansion
 MAX_DEPTH = 64
+MAX_CHARS = 4_000_000  # characters of all scalars after alias expansion
+MAX_NUMBER_CHARS = 64  # characters of one int/float literal
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
@@ -62,11 +69,65 @@ def line_of(container, key) -> int | None:
     return None
 
 
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+#: YAML 1.2 core schema for plain (unquoted) scalars; anything else is a string
+_CORE_NULL = re.compile(r"~|null|Null|NULL|")
+_CORE_BOOL = re.compile(r"true|True|TRUE|false|False|FALSE")
+_CORE_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_CORE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_CORE_SPECIAL = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+
+
+def _core_scalar(text: str):
+    """``(True, value)`` for a plain scalar the 1.2 core schema reads as null/bool/int/float,
+    ``(False, None)`` for a string."""
+    if _CORE_NULL.fullmatch(text):
+        return True, None
+    if _CORE_BOOL.fullmatch(text):
+        return True, text.lower() == "true"
+    if _CORE_INT.fullmatch(text):
+        if text.startswith(("0x", "0o")):
+            return True, int(text[2:], 16 if text[1] == "x" else 8)
+        return True, int(text)  # 010 is ten
+    if _CORE_FLOAT.fullmatch(text):
+        return True, float(text)
+    if text.lower() in _CORE_SPECIAL:
+        return True, _CORE_SPECIAL[text.lower()]
+    return False, None
+
+
 class _Converter:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, schema: str = "1.1") -> None:
         self.file = file
+        self.schema = schema
         self.count = 0
+        self.chars = 0
         self.constructor = yaml.SafeLoader("")  # only used to construct plain scalars
+
+    def scalar(self, node: yaml.ScalarNode, line: int):
+        self.chars += len(node.value)
+        if self.chars > MAX_CHARS:
+            raise LimitError(f"spec expands to more than {MAX_CHARS:,} characters "
+                             "(a long string aliased many times?) (limit 'alias expansion')",
+                             file=self.file, line=line)
+        if node.tag not in _SCALAR_TAGS:
+            raise SpecError(f"YAML tag {node.tag!r} is not allowed; specs hold plain data only",
+                            file=self.file, line=line)
+        if node.tag in (_INT_TAG, _FLOAT_TAG) and len(node.value) > MAX_NUMBER_CHARS:
+            raise LimitError(f"a number literal of {len(node.value):,} characters exceeds the limit "
+                             f"of {MAX_NUMBER_CHARS} (limit 'number literal')", file=self.file, line=line)
+        if self.schema == "1.2" and not node.style:  # plain: None (Python parser) or "" (libyaml)
+            typed, value = _core_scalar(node.value)
+            if typed and len(node.value) > MAX_NUMBER_CHARS:
+                raise LimitError(f"a number literal of {len(node.value):,} characters exceeds the "
+                                 f"limit of {MAX_NUMBER_CHARS} (limit 'number literal')",
+                                 file=self.file, line=line)
+            return value if typed else _text(node.value, self.file, line)
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except ValueError as err:
+            raise SpecError(f"cannot read {node.value[:40]!r}: {err}", file=self.file, line=line) from None
+        return _text(value, self.file, line) if isinstance(value, str) else value
 
     def convert(self, node: yaml.Node, depth: int = 0):
         self.count += 1
@@ -77,10 +138,7 @@ class _Converter:
         if depth > MAX_DEPTH:
             raise LimitError(f"spec nests deeper than {MAX_DEPTH} levels", file=self.file, line=line)
         if isinstance(node, yaml.ScalarNode):
-            if node.tag not in _SCALAR_TAGS:
-                raise SpecError(f"YAML tag {node.tag!r} is not allowed; specs hold plain data only",
-                                file=self.file, line=line)
-            return self.constructor.construct_object(node, deep=True)
+            return self.scalar(node, line)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ_TAG:
                 raise SpecError(f"YAML tag {node.tag!r} is not allowed; specs hold plain data only",
@@ -114,12 +172,30 @@ class _Converter:
         raise SpecError(f"unexpected YAML node {type(node).__name__}", file=self.file, line=line)
 
 
-def load_text(text: str, file: str = "<string>"):
-    """Parse YAML text into plain Map/Seq/scalars, or raise a located SpecError."""
+def _text(value: str, file: str, line: int) -> str:
+    """A string scalar; lone surrogates (from a ``"\\ud800"`` escape) cannot be printed."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = value[err.start]
+        raise SpecError(f"text contains a lone surrogate (\\u{ord(bad):04x}), which is not a "
+                        "character", file=file, line=line) from None
+    return value
+
+
+def load_text(text: str, file: str = "<string>", schema: str = "1.1"):
+    """Parse YAML text into plain Map/Seq/scalars, or raise a located SpecError.
+
+    ``schema="1.2"`` reads plain scalars by the YAML 1.2 core schema (``--set`` values)."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise LimitError(f"spec is larger than {MAX_FILE_BYTES:,} bytes", file=file)
     if "\x00" in text:
         raise SpecError("spec is binary (contains NUL bytes), expected YAML text", file=file)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:  # undecodable command-line bytes arrive as lone surrogates
+        raise SpecError(f"text contains a lone surrogate (\\u{ord(text[err.start]):04x}), which is not "
+                        "a character", file=file) from None
     try:
         node = _compose(text)
     except yaml.MarkedYAMLError as err:
@@ -134,7 +210,7 @@ def load_text(text: str, file: str = "<string>"):
     if node is None:
         raise SpecError("spec is empty, expected a mapping with name, input and layers", file=file)
     try:
-        return _Converter(file).convert(node)
+        return _Converter(file, schema).convert(node)
     except RecursionError:
         raise LimitError(f"spec nests deeper than {MAX_DEPTH} levels", file=file) from None
 
@@ -148,8 +224,15 @@ def _compose(text: str):
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
+#: real paths of every spec file read in this process (``--output`` never overwrites them)
+FILES_READ: set[str] = set()
+
+
 def load_file(path: str):
     """Read and parse a YAML file (see :func:`load_text`)."""
+    import os
+
+    FILES_READ.add(os.path.realpath(path))
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
