@@ -53,7 +53,7 @@ class LayerNode:
                 carries the owning module's name and a kind such as ``"add"``.
     kind:       registry key: the torch.nn class name (``"Conv2d"``,
                 ``"BatchNorm2d"``, ``"ReLU"``) or a functional op name
-                (``"add"``, ``"mul"``, ``"matmul"``, ``"flatten"``).
+                (``"add"``, ``"mul"``, ``"matmul"``).
     hparams:    hyper-parameters under torch.nn's own argument names, with
                 tuples normalised: Conv2d has ``in_channels, out_channels,
                 kernel_size (kh, kw), stride (sh, sw), padding ((ph, pw) or
@@ -115,7 +115,7 @@ class LayerNode:
 
 
 #: kinds that are functional ops (no module of their own), named after the owning module.
-FUNCTIONAL_KINDS = frozenset({"add", "mul", "matmul", "flatten_op", "cat"})
+FUNCTIONAL_KINDS = frozenset({"add", "mul", "matmul"})
 
 
 @dataclass

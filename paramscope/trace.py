@@ -15,11 +15,9 @@ from collections import Counter
 from typing import Any
 
 from paramscope.errors import ParamscopeError
+from paramscope.formulas.hparams import SKIP, normalise, simple
 from paramscope.graph import Graph, LayerNode, ParamInfo, Shape
 
-#: hyper-parameters normalised to n-tuples on 1d/2d/3d kinds.
-TUPLE_HPARAMS = frozenset({"kernel_size", "stride", "padding", "dilation", "output_padding",
-                           "output_size"})
 _SKIP_ARGS = frozenset({"self", "device", "dtype", "args", "kwargs"})
 
 #: functional ops that move or view data without arithmetic: never listed as unrecorded.
@@ -38,124 +36,6 @@ PURE_OPS = frozenset("""
     new_zeros new_ones new_empty new_full new_tensor zeros_like ones_like empty_like
     full_like zeros ones empty full arange _assert zero_ fill_ masked_fill masked_fill_
 """.split())
-
-#: function name -> (kind, positional argument names after the input, defaults).
-FUNCTIONAL_MODULE_OPS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
-    "relu": ("ReLU", ("inplace",), {"inplace": False}),
-    "relu_": ("ReLU", (), {"inplace": True}),
-    "relu6": ("ReLU6", ("inplace",), {"inplace": False}),
-    "hardtanh": ("Hardtanh", ("min_val", "max_val", "inplace"),
-                 {"min_val": -1.0, "max_val": 1.0, "inplace": False}),
-    "leaky_relu": ("LeakyReLU", ("negative_slope", "inplace"),
-                   {"negative_slope": 0.01, "inplace": False}),
-    "elu": ("ELU", ("alpha", "inplace"), {"alpha": 1.0, "inplace": False}),
-    "gelu": ("GELU", (), {"approximate": "none"}),
-    "silu": ("SiLU", ("inplace",), {"inplace": False}),
-    "mish": ("Mish", ("inplace",), {"inplace": False}),
-    "hardswish": ("Hardswish", ("inplace",), {"inplace": False}),
-    "hardsigmoid": ("Hardsigmoid", ("inplace",), {"inplace": False}),
-    "sigmoid": ("Sigmoid", (), {}),
-    "tanh": ("Tanh", (), {}),
-    "softplus": ("Softplus", ("beta", "threshold"), {"beta": 1.0, "threshold": 20.0}),
-    "celu": ("CELU", ("alpha", "inplace"), {"alpha": 1.0, "inplace": False}),
-    "selu": ("SELU", ("inplace",), {"inplace": False}),
-    "softmax": ("Softmax", ("dim",), {"dim": None}),
-    "log_softmax": ("LogSoftmax", ("dim",), {"dim": None}),
-    "flatten": ("Flatten", ("start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1}),
-    "dropout": ("Dropout", ("p", "training", "inplace"),
-                {"p": 0.5, "training": True, "inplace": False}),
-    "interpolate": ("Upsample", ("size", "scale_factor", "mode", "align_corners"),
-                    {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None}),
-    **{f"adaptive_{op}_pool{n}d": (f"Adaptive{op.title()}Pool{n}d", ("output_size",), {})
-       for op in ("avg", "max") for n in (1, 2, 3)},
-    **{f"max_pool{n}d": (f"MaxPool{n}d", ("kernel_size", "stride", "padding", "dilation",
-                                          "ceil_mode", "return_indices"),
-                         {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False,
-                          "return_indices": False}) for n in (1, 2, 3)},
-    **{f"avg_pool{n}d": (f"AvgPool{n}d", ("kernel_size", "stride", "padding", "ceil_mode",
-                                         "count_include_pad", "divisor_override"),
-                         {"stride": None, "padding": 0, "ceil_mode": False,
-                          "count_include_pad": True, "divisor_override": None})
-       for n in (1, 2, 3)},
-}
-
-#: functions that apply a weight tensor passed in: the kind whose formula costs them.
-WEIGHTED_OPS: dict[str, str] = {"linear": "Linear", "conv1d": "Conv1d", "conv2d": "Conv2d",
-                                "conv3d": "Conv3d"}
-
-
-def weighted_hparams(kind: str, args, kwargs, out_shape: Shape) -> dict[str, Any] | None:
-    """Hyper-parameters of ``F.linear`` / ``F.convNd`` from the weight's shape and the
-    call's arguments (torch.nn names, as the module would have them); None if unreadable."""
-    names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
-    bound = dict(zip(names, args))
-    bound.update({k: v for k, v in kwargs.items() if k in names})
-    weight = bound.get("weight")
-    if weight is None or not hasattr(weight, "shape"):
-        return None
-    has_bias = bound.get("bias") is not None
-    if kind == "Linear":
-        return {"in_features": int(weight.shape[-1]), "out_features": int(weight.shape[0]),
-                "bias": has_bias}
-    groups = int(bound.get("groups", 1))
-    raw = {"in_channels": int(weight.shape[1]) * groups, "out_channels": int(weight.shape[0]),
-           "kernel_size": tuple(int(k) for k in weight.shape[2:]), "stride": bound.get("stride", 1),
-           "padding": bound.get("padding", 0), "dilation": bound.get("dilation", 1),
-           "groups": groups, "bias": has_bias, "padding_mode": "zeros"}
-    raw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items()}
-    return normalise_hparams(kind, raw, out_shape)
-
-
-def einsum_hparams(args) -> dict[str, Any] | None:
-    """Equation and operand shapes of a two-operand ``torch.einsum``, else None."""
-    from paramscope.formulas.einsum import parse_equation
-
-    if not args or not isinstance(args[0], str):
-        return None
-    operands = args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
-    shapes = [tuple(int(d) for d in getattr(t, "shape", ())) for t in operands]
-    if parse_equation(args[0], shapes) is None:
-        return None
-    return {"equation": args[0], "shapes": shapes}
-
-
-#: attention functions -> the kind whose formula costs them.
-ATTENTION_OPS = {"multi_head_attention_forward": "MultiheadAttention",
-                 "scaled_dot_product_attention": "scaled_dot_product_attention"}
-_MHA_ARGS = ("query", "key", "value", "embed_dim_to_check", "num_heads", "in_proj_weight",
-             "in_proj_bias", "bias_k", "bias_v", "add_zero_attn", "dropout_p", "out_proj_weight",
-             "out_proj_bias")
-
-
-def attention_hparams(name: str, args, kwargs) -> dict[str, Any] | None:
-    """q/k/v shapes (and heads, biases) of an attention call; None if they are not batched."""
-    names = _MHA_ARGS if name == "multi_head_attention_forward" else ("query", "key", "value")
-    bound = dict(zip(names, args))
-    bound.update({k: v for k, v in kwargs.items() if k in names})
-    shapes = [tuple(int(d) for d in getattr(bound.get(k), "shape", ())) for k in ("query", "key", "value")]
-    if name == "scaled_dot_product_attention":
-        if any(len(s) < 2 for s in shapes):
-            return None
-        return {"q_shape": shapes[0], "k_shape": shapes[1], "v_shape": shapes[2]}
-    if any(len(s) == 2 for s in shapes):  # unbatched (L, E): one sequence
-        shapes = [(s[0], 1, s[1]) for s in shapes]
-    if any(len(s) != 3 for s in shapes):
-        return None
-    return {"q_shape": shapes[0], "k_shape": shapes[1], "v_shape": shapes[2],
-            "num_heads": int(bound.get("num_heads", 1)),
-            "in_proj_bias": bound.get("in_proj_bias") is not None,
-            "out_proj_bias": bound.get("out_proj_bias") is not None,
-            "bias_k": bound.get("bias_k") is not None,
-            "add_zero_attn": bool(bound.get("add_zero_attn", False)),
-            "self_attention": bound.get("query") is bound.get("key") is bound.get("value")}
-
-
-#: function name -> functional kind (``"add"``, ``"mul"``, ``"matmul"``).
-ARITHMETIC_OPS: dict[str, str] = {
-    **dict.fromkeys(("add", "add_", "__add__", "__radd__", "__iadd__"), "add"),
-    **dict.fromkeys(("mul", "mul_", "multiply", "__mul__", "__rmul__", "__imul__"), "mul"),
-    **dict.fromkeys(("matmul", "__matmul__", "__rmatmul__", "bmm", "mm"), "matmul"),
-}
 
 def trace(model, input_shape, dtype: str = "float32") -> Graph:
     """The Graph of ``model`` on an input of ``input_shape`` (batch included).
@@ -285,29 +165,23 @@ def meta_model(model):
 
 # --------------------------------------------------------------------------- modules
 
-#: kinds whose module class lives outside torch.nn: kind -> dotted class paths.  Looked up
-#: only when the class's package is already imported (paramscope never imports it).
-EXTERNAL_MODULE_CLASSES: dict[str, tuple[str, ...]] = {
-    "StochasticDepth": ("torchvision.ops.stochastic_depth.StochasticDepth",),
-    "Permute": ("torchvision.ops.misc.Permute",),
-}
-
-
 def _kind_classes() -> dict[type, str]:
     """Module class -> kind, by identity: ``torch.nn.<Kind>`` for every registered kind
-    that torch.nn defines, plus :data:`EXTERNAL_MODULE_CLASSES` whose package is loaded."""
+    that torch.nn defines, plus classes a kind names elsewhere (torchvision's StochasticDepth)
+    whose package is already imported (paramscope never imports it)."""
     import sys
 
     import torch.nn as nn
 
     from paramscope.formulas import registered_kinds
+    from paramscope.formulas.registry import external_modules
 
     found: dict[type, str] = {}
     for kind in registered_kinds():
         cls = getattr(nn, kind, None)
         if isinstance(cls, type) and issubclass(cls, nn.Module):
             found[cls] = kind
-    for kind, paths in EXTERNAL_MODULE_CLASSES.items():
+    for kind, paths in external_modules().items():
         for path in paths:
             module_name, _, name = path.rpartition(".")
             cls = getattr(sys.modules.get(module_name), name, None)
@@ -341,42 +215,6 @@ def resolve_kind(module) -> tuple[str, type, bool]:
     return name, own, False
 
 
-def _rank(kind: str) -> int | None:
-    return int(kind[-2]) if len(kind) > 2 and kind[-1] == "d" and kind[-2].isdigit() else None
-
-
-def _simple(value) -> Any:
-    """A hyper-parameter value as plain data, or ``_SKIP`` when it is not plain."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (tuple, list)) and all(
-            v is None or isinstance(v, (bool, int, float, str)) for v in value):
-        return tuple(value)
-    return _SKIP
-
-
-_SKIP = object()
-
-
-def normalise_hparams(kind: str, raw: dict[str, Any], out_shape: Shape) -> dict[str, Any]:
-    """graph.py's normalisation: n-tuples on 1d/2d/3d kinds, pool stride None -> kernel,
-    adaptive output_size None entries -> the traced output size."""
-    n = _rank(kind)
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if n and key in TUPLE_HPARAMS and value is not None and not isinstance(value, str):
-            value = tuple(value) if isinstance(value, tuple) else (value,) * n
-            if len(value) == 1 and n > 1:
-                value = value * n
-        out[key] = value
-    if n and "stride" in out and out["stride"] in (None, ()) and "kernel_size" in out:
-        out["stride"] = out["kernel_size"]
-    if n and isinstance(out.get("output_size"), tuple) and len(out_shape) >= n:
-        out["output_size"] = tuple(o if o is not None else s
-                                   for o, s in zip(out["output_size"], out_shape[-n:]))
-    return out
-
-
 def module_hparams(module, kind: str, cls: type, out_shape: Shape) -> dict[str, Any]:
     """Constructor arguments of ``cls`` read back from ``module``'s attributes."""
     import torch
@@ -399,10 +237,10 @@ def module_hparams(module, kind: str, cls: type, out_shape: Shape) -> dict[str, 
             value = value is not None
         elif isinstance(value, torch.Size):
             value = tuple(value)
-        value = _simple(value)
-        if value is not _SKIP:
+        value = simple(value)
+        if value is not SKIP:
             raw[arg] = value
-    return normalise_hparams(kind, raw, out_shape)
+    return normalise(kind, raw, out_shape)
 
 
 def _tensors(values) -> list:
@@ -536,13 +374,16 @@ class _Recorder:
         """Record one function call run inside a non-opaque module: as the layer kind it
         is an alias of, else as an ``op`` costed from its aten ops (:mod:`formulas.aten`)."""
         from paramscope.formulas.aten import aten_cost, unmodelled
+        from paramscope.formulas.registry import alias_of
 
         name = getattr(func, "__name__", None) or repr(func)
         owner = self.stack[-1]
         self.seen_in[self.names[owner]] += 1
         out = _first_tensor(result)
         out_shape = tuple(int(d) for d in out.shape) if out is not None else ()
-        kind, hparams = recognise(name, args, kwargs, out_shape)
+        extract = alias_of(name)
+        found = extract(name, args, kwargs, out_shape) if extract is not None else None
+        kind, hparams = found if found is not None else (None, None)
         if kind == "MultiheadAttention":  # what decides torch's CPU fast path (fvcore sees it)
             hparams["batch_first"] = bool(getattr(owner, "batch_first", False))
         if kind is None:
@@ -564,139 +405,6 @@ class _Recorder:
             out_shape=out_shape, call_index=index,
             dtype=_dtype_name(out), functional=True, training=bool(owner.training),
             aten=tuple(calls)))
-
-
-def recognise(name: str, args, kwargs, out_shape: Shape) -> tuple[str | None, dict[str, Any] | None]:
-    """``(kind, hparams)`` of a function call that is an alias of a layer kind, else
-    ``(None, None)`` (also when its arguments cannot be read)."""
-    if name in ARITHMETIC_OPS:
-        inplace = name.startswith("__i") or (name.endswith("_") and not name.endswith("__"))
-        return ARITHMETIC_OPS[name], {"op": name, "inplace": inplace}
-    if name == "einsum":
-        hparams = einsum_hparams(args)
-        return ("einsum", hparams) if hparams is not None else (None, None)
-    if name in ATTENTION_OPS:
-        hparams = attention_hparams(name, args, kwargs)
-        return (ATTENTION_OPS[name], hparams) if hparams is not None else (None, None)
-    if name in WEIGHTED_OPS:
-        kind = WEIGHTED_OPS[name]
-        hparams = weighted_hparams(kind, args, kwargs, out_shape)
-        return (kind, hparams) if hparams is not None else (None, None)
-    if name in TENSOR_ARG_OPS:
-        return TENSOR_ARG_OPS[name](args, kwargs, out_shape)
-    if name in FUNCTIONAL_MODULE_OPS:
-        kind, order, defaults = FUNCTIONAL_MODULE_OPS[name]
-        raw = dict(defaults)
-        raw.update(zip(order, args[1:]))
-        raw.update({k: v for k, v in kwargs.items() if k in defaults or k in order})
-        raw = {k: _simple(v) for k, v in raw.items() if _simple(v) is not _SKIP}
-        return kind, normalise_hparams(kind, raw, out_shape)
-    return None, None
-
-
-def _bind(names: tuple[str, ...], args, kwargs) -> dict[str, Any]:
-    bound = dict(zip(names, args))
-    bound.update({k: v for k, v in kwargs.items() if k in names})
-    return bound
-
-
-def _dim(t) -> int:
-    return len(getattr(t, "shape", ()))
-
-
-def _norm_kind(base: str, x, min_dim: int) -> str | None:
-    """``BatchNorm`` + rank suffix from the input's rank (2/3-D -> 1d, 4-D -> 2d, 5-D -> 3d)."""
-    n = _dim(x)
-    rank = {min_dim: 1, min_dim + 1: 1, min_dim + 2: 2, min_dim + 3: 3}.get(n)
-    return f"{base}{rank}d" if rank else None
-
-
-def _batch_norm(args, kwargs, out_shape):
-    b = _bind(("input", "running_mean", "running_var", "weight", "bias", "training", "momentum",
-               "eps"), args, kwargs)
-    kind = _norm_kind("BatchNorm", b.get("input"), 2)
-    if kind is None:
-        return None, None
-    return kind, {"num_features": int(b["input"].shape[1]), "affine": b.get("weight") is not None,
-                  "track_running_stats": b.get("running_mean") is not None}
-
-
-def _instance_norm(args, kwargs, out_shape):
-    b = _bind(("input", "running_mean", "running_var", "weight", "bias"), args, kwargs)
-    n = _dim(b.get("input"))
-    if n not in (3, 4, 5):
-        return None, None
-    return f"InstanceNorm{n - 2}d", {"num_features": int(b["input"].shape[1]),
-                                     "affine": b.get("weight") is not None}
-
-
-def _layer_norm(args, kwargs, out_shape):
-    b = _bind(("input", "normalized_shape", "weight", "bias", "eps"), args, kwargs)
-    shape = b.get("normalized_shape")
-    if shape is None:
-        return None, None
-    shape = (int(shape),) if isinstance(shape, int) else tuple(int(d) for d in shape)
-    return "LayerNorm", {"normalized_shape": shape, "elementwise_affine": b.get("weight") is not None,
-                         "bias": b.get("bias") is not None}
-
-
-def _rms_norm(args, kwargs, out_shape):
-    b = _bind(("input", "normalized_shape", "weight", "eps"), args, kwargs)
-    shape = b.get("normalized_shape")
-    if shape is None:
-        return None, None
-    shape = (int(shape),) if isinstance(shape, int) else tuple(int(d) for d in shape)
-    return "RMSNorm", {"normalized_shape": shape, "elementwise_affine": b.get("weight") is not None}
-
-
-def _group_norm(args, kwargs, out_shape):
-    b = _bind(("input", "num_groups", "weight", "bias", "eps"), args, kwargs)
-    if _dim(b.get("input")) < 2 or not isinstance(b.get("num_groups"), int):
-        return None, None
-    return "GroupNorm", {"num_groups": b["num_groups"], "num_channels": int(b["input"].shape[1]),
-                         "affine": b.get("weight") is not None}
-
-
-def _embedding(args, kwargs, out_shape):
-    b = _bind(("input", "weight"), args, kwargs)
-    w = b.get("weight")
-    if _dim(w) != 2:
-        return None, None
-    return "Embedding", {"num_embeddings": int(w.shape[0]), "embedding_dim": int(w.shape[1])}
-
-
-def _prelu(args, kwargs, out_shape):
-    b = _bind(("input", "weight"), args, kwargs)
-    w = b.get("weight")
-    if w is None:
-        return None, None
-    return "PReLU", {"num_parameters": int(w.numel())}
-
-
-def _conv_transpose(rank: int):
-    def extract(args, kwargs, out_shape):
-        b = _bind(("input", "weight", "bias", "stride", "padding", "output_padding", "groups",
-                   "dilation"), args, kwargs)
-        w = b.get("weight")
-        if _dim(w) != rank + 2:
-            return None, None
-        groups = int(b.get("groups", 1))
-        kind = f"ConvTranspose{rank}d"
-        raw = {"in_channels": int(w.shape[0]), "out_channels": int(w.shape[1]) * groups,
-               "kernel_size": tuple(int(k) for k in w.shape[2:]), "stride": b.get("stride", 1),
-               "padding": b.get("padding", 0), "output_padding": b.get("output_padding", 0),
-               "dilation": b.get("dilation", 1), "groups": groups, "bias": b.get("bias") is not None}
-        raw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items()}
-        return kind, normalise_hparams(kind, raw, out_shape)
-    return extract
-
-
-#: functions whose hyper-parameters come from tensor arguments (weights, statistics).
-TENSOR_ARG_OPS = {
-    "batch_norm": _batch_norm, "instance_norm": _instance_norm, "layer_norm": _layer_norm,
-    "rms_norm": _rms_norm, "group_norm": _group_norm, "embedding": _embedding, "prelu": _prelu,
-    **{f"conv_transpose{n}d": _conv_transpose(n) for n in (1, 2, 3)},
-}
 
 
 def _label(func, name: str) -> str:

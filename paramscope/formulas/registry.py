@@ -49,19 +49,52 @@ class Cost:
 
 FormulaFn = Callable[[LayerNode], Cost]
 _REGISTRY: dict[str, FormulaFn] = {}
+#: kind -> dotted paths of module classes outside ``torch.nn`` that are this kind
+_MODULES: dict[str, tuple[str, ...]] = {}
+#: function name (``relu``, ``conv2d``, ``layer_norm``, ``__matmul__``) -> its extractor
+_ALIASES: dict[str, Callable] = {}
 
 
-def formula(*kinds: str) -> Callable[[FormulaFn], FormulaFn]:
-    """Register ``fn`` as the formula of each kind in ``kinds``."""
+def formula(*kinds: str, modules: tuple[str, ...] = ()) -> Callable[[FormulaFn], FormulaFn]:
+    """Register ``fn`` as the formula of each kind in ``kinds``.
+
+    A kind's module class is ``torch.nn.<Kind>`` when torch.nn defines it; ``modules``
+    adds classes defined elsewhere, by dotted path (resolved by identity, never by name).
+    """
 
     def register(fn: FormulaFn) -> FormulaFn:
         for kind in kinds:
             if kind in _REGISTRY:
                 raise ValueError(f"a formula for {kind!r} is already registered")
             _REGISTRY[kind] = fn
+            if modules:
+                _MODULES[kind] = modules
         return fn
 
     return register
+
+
+def functional(*names: str, extract: Callable) -> None:
+    """Register ``extract(name, args, kwargs, out_shape) -> (kind, hparams) | None`` for
+    the functions called ``names`` (``F.x``, ``torch.x`` and ``Tensor.x`` share a name)."""
+    for name in names:
+        if name in _ALIASES:
+            raise ValueError(f"function {name!r} is already an alias")
+        _ALIASES[name] = extract
+
+
+def alias_of(name: str) -> Callable | None:
+    """The extractor of the function called ``name``, if it computes a kind."""
+    return _ALIASES.get(name)
+
+
+def aliases() -> dict[str, Callable]:
+    return dict(_ALIASES)
+
+
+def external_modules() -> dict[str, tuple[str, ...]]:
+    """kind -> module class paths outside torch.nn."""
+    return dict(_MODULES)
 
 
 def registered_kinds() -> frozenset[str]:

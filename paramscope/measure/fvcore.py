@@ -30,8 +30,7 @@ UNSUPPORTED_OPS: dict[str, str] = {
     "AdaptiveAvgPool1d": "adaptive_avg_pool1d", "AdaptiveAvgPool3d": "adaptive_avg_pool3d",
 }
 #: kinds whose ops fvcore ignores by definition (``_IGNORED_OPS``) or that run no op.
-IGNORED_KINDS = frozenset({"ReLU", "Dropout", "Flatten", "Unflatten", "Identity", "flatten",
-                           "flatten_op", "cat"})
+IGNORED_KINDS = frozenset({"ReLU", "Dropout", "Flatten", "Unflatten", "Identity"})
 RECURRENT_CELLS = frozenset({"LSTMCell", "GRUCell", "RNNCell"})
 #: function names fvcore's _IGNORED_OPS lists (counted 0 without a report).
 IGNORED_FUNCTIONS = frozenset({"relu", "relu_", "dropout", "dropout_", "flatten", "view", "reshape",
