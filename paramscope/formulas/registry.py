@@ -55,11 +55,11 @@ _MODULES: dict[str, tuple[str, ...]] = {}
 _ALIASES: dict[str, Callable] = {}
 
 
-def formula(*kinds: str, modules: tuple[str, ...] = ()) -> Callable[[FormulaFn], FormulaFn]:
+def formula(*kinds: str) -> Callable[[FormulaFn], FormulaFn]:
     """Register ``fn`` as the formula of each kind in ``kinds``.
 
-    A kind's module class is ``torch.nn.<Kind>`` when torch.nn defines it; ``modules``
-    adds classes defined elsewhere, by dotted path (resolved by identity, never by name).
+    A kind's module class is ``torch.nn.<Kind>`` when torch.nn defines it; see
+    :func:`module_classes` for classes defined elsewhere.
     """
 
     def register(fn: FormulaFn) -> FormulaFn:
@@ -67,11 +67,15 @@ def formula(*kinds: str, modules: tuple[str, ...] = ()) -> Callable[[FormulaFn],
             if kind in _REGISTRY:
                 raise ValueError(f"a formula for {kind!r} is already registered")
             _REGISTRY[kind] = fn
-            if modules:
-                _MODULES[kind] = modules
         return fn
 
     return register
+
+
+def module_classes(kind: str, *paths: str) -> None:
+    """Declare module classes outside torch.nn that are ``kind``, by dotted path (resolved
+    by identity, and only when their package is already imported)."""
+    _MODULES[kind] = _MODULES.get(kind, ()) + paths
 
 
 def functional(*names: str, extract: Callable) -> None:

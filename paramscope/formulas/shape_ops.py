@@ -5,7 +5,7 @@ from __future__ import annotations
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import zero
 from paramscope.formulas.hparams import positional
-from paramscope.formulas.registry import Cost, formula, functional
+from paramscope.formulas.registry import Cost, formula, functional, module_classes
 
 #: kind -> why it costs nothing.
 ZERO_KINDS: dict[str, str] = {
@@ -20,8 +20,7 @@ ZERO_KINDS: dict[str, str] = {
 }
 
 
-@formula(*ZERO_KINDS, modules=("torchvision.ops.stochastic_depth.StochasticDepth",
-                               "torchvision.ops.misc.Permute"))
+@formula(*ZERO_KINDS)
 def zero_cost(node: LayerNode) -> Cost:
     """Zero params, MACs and FLOPs; status ``"zero"``."""
     return zero(node, ZERO_KINDS[node.kind])
@@ -31,3 +30,5 @@ functional("flatten", extract=positional("Flatten", ("start_dim", "end_dim"),
                                          {"start_dim": 0, "end_dim": -1}))
 functional("dropout", extract=positional("Dropout", ("p", "training", "inplace"),
                                          {"p": 0.5, "training": True, "inplace": False}))
+module_classes("StochasticDepth", "torchvision.ops.stochastic_depth.StochasticDepth")
+module_classes("Permute", "torchvision.ops.misc.Permute")

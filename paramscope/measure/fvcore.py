@@ -22,7 +22,8 @@ UNSUPPORTED_OPS: dict[str, str] = {
     "LeakyReLU": "leaky_relu", "ELU": "elu", "CELU": "celu", "SELU": "selu", "Mish": "mish",
     "Softplus": "softplus", "PReLU": "prelu", "Softmax": "softmax", "LogSoftmax": "log_softmax",
     "Embedding": "embedding", "add": "add", "mul": "mul",
-    "LSTM": "lstm", "GRU": "gru",
+    "LSTM": "lstm", "GRU": "gru", "RMSNorm": "rms_norm",
+    "scaled_dot_product_attention": "scaled_dot_product_attention",
     **{f"Dropout{n}d": "feature_dropout" for n in (1, 2, 3)},
     **{f"MaxPool{n}d": f"max_pool{n}d" for n in (1, 2, 3)},
     **{f"AvgPool{n}d": f"avg_pool{n}d" for n in (1, 2, 3)},
@@ -31,6 +32,8 @@ UNSUPPORTED_OPS: dict[str, str] = {
 }
 #: kinds whose ops fvcore ignores by definition (``_IGNORED_OPS``) or that run no op.
 IGNORED_KINDS = frozenset({"ReLU", "Dropout", "Flatten", "Unflatten", "Identity"})
+#: upsampling kinds -> their fixed mode (None: the node's own ``mode``)
+UPSAMPLE_MODES = {"Upsample": None, "UpsamplingNearest2d": "nearest", "UpsamplingBilinear2d": "bilinear"}
 RECURRENT_CELLS = frozenset({"LSTMCell", "GRUCell", "RNNCell"})
 #: function names fvcore's _IGNORED_OPS lists (counted 0 without a report).
 IGNORED_FUNCTIONS = frozenset({"relu", "relu_", "dropout", "dropout_", "flatten", "view", "reshape",
@@ -234,8 +237,8 @@ class FvcoreMeasurer(Measurer):
             return x * (5 if affine else 4)
         if kind == "AdaptiveAvgPool2d":
             return x
-        if kind == "Upsample" and len(node.out_shape) == 4:
-            scale = {"nearest": 1, "bilinear": 4}.get(h.get("mode", "nearest"))
+        if kind in UPSAMPLE_MODES and len(node.out_shape) == 4:
+            scale = {"nearest": 1, "bilinear": 4}.get(UPSAMPLE_MODES[kind] or h.get("mode", "nearest"))
             return None if scale is None else scale * prod(node.out_shape)
         return None
 
@@ -249,8 +252,9 @@ class FvcoreMeasurer(Measurer):
     def _unsupported_op(node: LayerNode) -> str | None:
         """The jit op fvcore will report unsupported for this node, if any."""
         kind, h = node.kind, node.hparams
-        if kind == "Upsample":
-            return f"aten::upsample_{h.get('mode', 'nearest')}{len(node.out_shape) - 2}d"
+        if kind in UPSAMPLE_MODES:
+            mode = UPSAMPLE_MODES[kind] or h.get("mode", "nearest")
+            return f"aten::upsample_{mode}{len(node.out_shape) - 2}d"
         if kind == "Dropout" and h.get("inplace"):
             return "aten::dropout_"
         base = UNSUPPORTED_OPS.get(kind)
