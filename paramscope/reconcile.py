@@ -210,6 +210,7 @@ def _tool_report(measurer: Measurer, pred, meas: Measurement | None, rows) -> To
     else:
         report.measured_total = meas.total
         report.unsupported = dict(meas.unsupported)
+        report.reason = report.reason or meas.note  # e.g. the device it ran on
     if pred is None:
         return report
     report.predicted_total, report.paramscope_total = pred.total, pred.baseline_total
