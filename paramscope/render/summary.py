@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from paramscope.render.export import Col, Grid, csv_text, markdown_document, rich_table
-from paramscope.render.groups import group_by_depth
+from paramscope.grouping import group_by_depth
 from paramscope.render.units import commas, megabytes, percent, pick_unit, scaled, shape_text
 from paramscope.report import Report
 
