@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from paramscope.comparison import ARITHMETIC_ROWS, Aligned, Comparison
+from paramscope.graph import shape_text as _shape_text
 from paramscope.render.export import Col, Grid
 from paramscope.grouping import Group
 from paramscope.render.units import megabytes, percent, pick_unit, ratio_text, scaled, shape_text
@@ -177,7 +178,7 @@ def compare_csv_rows(cmp: Comparison) -> list[list[Any]]:
     out = []
     for label, report, ratio in zip(cmp.labels, cmp.reports, cmp.ratios()):
         t = report.totals
-        out.append([label, "x".join(map(str, report.input_shape)), "x".join(map(str, _output(report))),
+        out.append([label, csv_shape(report.input_shape), csv_shape(_output(report)),
                     t["params"], sum(r.cost.params.get("weight", 0) for r in report.layers),
                     sum(r.cost.params.get("bias", 0) for r in report.layers), t["trainable_params"],
                     t["macs"], t["flops"], t["activation_bytes"], sum(1 for r in report.layers if r.params),
@@ -289,3 +290,7 @@ def plot_stages(cmp: Comparison, path: str) -> None:
     finally:
         plt.close(fig)
     write_atomic(path, buf.getvalue(), option="--plot")
+
+
+def csv_shape(shape) -> str:
+    return _shape_text(shape, sep="x")
