@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from paramscope.graph import Graph
+from paramscope.report import Verdict as Cell
 from paramscope.measure.base import (LayerCount, Measurement, Measurer, PredictedLayer,
                                      Prediction, _sum, failed, unsupported_note)
 
@@ -25,16 +26,6 @@ from paramscope.measure.base import (LayerCount, Measurement, Measurer, Predicte
 STATUSES = ("match", "mismatch", "unsupported", "no-formula", "skipped", "failed")
 UNEXPLAINED = "measured - predicted (unexplained)"
 NOT_PREDICTED = "measured where paramscope has no rule (rows marked no-formula)"
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One tool's verdict on one module."""
-
-    status: str  # one of STATUSES
-    predicted: int | None = None
-    measured: int | None = None
-    reason: str = ""
 
 
 @dataclass

@@ -24,7 +24,7 @@ class LayerRow:
     node: LayerNode
     cost: Cost
     activation_bytes: int
-    measured: dict[str, dict[str, Any]] = field(default_factory=dict)  # tool -> figures + status
+    measured: dict[str, "Verdict"] = field(default_factory=dict)  # tool -> its verdict here
 
     @property
     def params(self) -> int:
@@ -34,7 +34,7 @@ class LayerRow:
     def status(self) -> str:
         """Worst verdict: mismatch > failed > no-formula (paramscope's gap) > unsupported
         (a tool's) > match; the formula status (ok / zero) when nothing was measured."""
-        verdicts = {m.get("status") for m in self.measured.values()}
+        verdicts = {m.status for m in self.measured.values()}
         for verdict in ("mismatch", "failed"):
             if verdict in verdicts:
                 return verdict
@@ -63,7 +63,7 @@ class LayerRow:
             "formula": "; ".join(_term_text(t) for t in self.cost.terms),
             "terms": [{"quantity": t.quantity, "expression": t.expression, "value": t.value}
                       for t in self.cost.terms],
-            "measured": self.measured,
+            "measured": {tool: v.to_dict() for tool, v in self.measured.items()},
             "status": self.status,
         }
 
@@ -91,6 +91,20 @@ def _trainable(node: LayerNode, cost: Cost) -> int:
         return 0
     return sum(v for k, v in cost.params.items()
                if k not in node.params or node.params[k].trainable)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One tool's verdict on one module: its measured figure against paramscope's prediction."""
+
+    status: str  # match | mismatch | unsupported | no-formula | skipped | failed
+    predicted: int | None = None
+    measured: int | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "measured": self.measured, "predicted": self.predicted,
+                "reason": self.reason}
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,7 @@ def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget
     for module_row in joined.rows:
         target = first_row.get(module_row.name)
         for tool, cell in module_row.cells.items():
-            entry = {"status": cell.status, "measured": cell.measured, "predicted": cell.predicted,
-                     "reason": cell.reason}
+            entry = cell
             if target is not None:
                 target.measured[tool] = entry
             elif cell.status not in ("match", "skipped"):

@@ -44,9 +44,9 @@ def mismatch_lines(results: list[Result]) -> list[str]:
     for name, _, bad in results:
         for row in bad:
             for tool, m in row.measured.items():
-                if m.get("status") == "mismatch":
+                if m.status == "mismatch":
                     lines.append(f"{name}: {row.node.key} ({row.node.kind}) {tool}: measured "
-                                 f"{m.get('measured')}, predicted {m.get('predicted')} — {m.get('reason', '')}")
+                                 f"{m.measured}, predicted {m.predicted} — {m.reason}")
     return lines
 
 

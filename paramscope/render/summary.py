@@ -31,9 +31,10 @@ def layer_grid(report: Report, rows=None) -> Grid:
         cells = [row.node.key or "(root)", row.node.kind, shape_text(row.node.out_shape),
                  commas(row.params) if row.params else "--", scaled(row.cost.macs, macs_unit)]
         for tool in tools:
-            m = row.measured.get(tool, {})
-            value = m.get("measured")
-            cells.append(f"{commas(value) if value is not None else '--'} {mark(m.get('status'))}".strip())
+            m = row.measured.get(tool)
+            value = m.measured if m is not None else None
+            cells.append(f"{commas(value) if value is not None else '--'} "
+                         f"{mark(m.status if m is not None else None)}".strip())
         cells.append(row.status)
         grid.add(*cells)
     return grid
@@ -176,7 +177,7 @@ def summary_csv(report: Report, depth: int | None = None) -> str:
                d["params"], r.cost.params.get("weight", 0), r.cost.params.get("bias", 0), d["trainable_params"],
                d["macs"], d["flops"], d["activation_bytes"], d["status"]]
         for t in tools:
-            m = r.measured.get(t, {})
-            row += [m.get("measured"), m.get("predicted"), m.get("status")]
+            m = r.measured.get(t)
+            row += [m.measured, m.predicted, m.status] if m is not None else [None, None, None]
         rows.append(row)
     return csv_text(header, rows)
