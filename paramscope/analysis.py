@@ -130,13 +130,25 @@ def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
 
 def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None = None,
             overrides: dict[str, Any] | None = None, measure: str | Iterable[str] | None = DEFAULT_MEASURERS,
-            dtype: str = "float32", fvcore_budget: int | None = None) -> Report:
+            dtype: str = "float32", fvcore_budget: int | None = None, mode: str = "infer",
+            freeze: Iterable[str] = (), optimizer: str = "adamw") -> Report:
     """Analyse a built-in name, YAML path, ``module:callable`` factory or an nn.Module.
 
     ``input_shape`` includes the batch (``(1, 3, 224, 224)``); ``measure`` names the
     tools to run (``"none"`` for formulas only).  The model passed in is left untouched.
+    ``mode="train"`` adds the backward pass and training memory (``freeze``: module-name
+    prefixes whose parameters are frozen; ``optimizer``: sgd, momentum, adam, adamw,
+    adagrad, rmsprop or none), see :mod:`paramscope.training`.
     """
     tools = parse_measure(measure)
+    from paramscope.training.analysis import analyze_train, check_mode
+
+    if check_mode(mode) == "train":
+        return analyze_train(target, input_shape, batch=batch, overrides=overrides, tools=tools,
+                             dtype=dtype, fvcore_budget=fvcore_budget, freeze=freeze,
+                             optimizer=optimizer)
+    if freeze:
+        raise ParamscopeError("--freeze applies to --mode train only")
     subject = subject_for(target, input_shape, batch, overrides, dtype)
     return report_for(subject, dtype, tools, fvcore_budget)
 

@@ -88,6 +88,11 @@ class LayerNode:
     functional: bool = False
     #: the module's ``training`` flag at trace time (BatchNorm counts differ by mode).
     training: bool = False
+    #: training analyses only: whether each tensor input requires grad, by role --
+    #: ``"input"``, ``"input1"`` ... in argument order, plus argument names for ops that
+    #: take weights (``"weight"``, ``"bias"``; attention's ``"query"``, ``"in_proj_weight"``
+    #: ...).  Empty for inference graphs.  Module parameters carry ``ParamInfo.trainable``.
+    requires_grad: Mapping[str, bool] = field(default_factory=dict)
 
     @property
     def in_shape(self) -> Shape:

@@ -153,23 +153,26 @@ ARITHMETIC_OPS: dict[str, str] = {
     **dict.fromkeys(("matmul", "__matmul__", "__rmatmul__", "bmm", "mm"), "matmul"),
 }
 
-def trace(model, input_shape, dtype: str = "float32") -> Graph:
+def trace(model, input_shape, dtype: str = "float32", *, grad: bool = False) -> Graph:
     """The Graph of ``model`` on an input of ``input_shape`` (batch included).
 
     Runs one forward pass on a meta clone; raises :class:`ParamscopeError` with a
     one-line message when the shape/dtype is invalid or the forward pass fails.
+    ``grad=True`` runs it with autograd on and records, per node, which tensor inputs
+    require grad (``LayerNode.requires_grad``), as a training analysis needs.
     """
     import torch
 
     x = example_input(input_shape, dtype)
     work = meta_model(model)
     rec = _Recorder(work)
+    rec.grad = grad
     handles = []
     try:
         for module in rec.names:
             handles.append(module.register_forward_pre_hook(rec.enter, with_kwargs=True))
             handles.append(module.register_forward_hook(rec.leave, with_kwargs=True))
-        with torch.no_grad(), _function_recorder(rec):
+        with torch.set_grad_enabled(grad), _function_recorder(rec):
             work(x)
     except ParamscopeError:
         raise
@@ -367,6 +370,7 @@ class _Recorder:
         self.unrecorded_in: Counter = Counter()  # module name -> calls no formula covers
         self.called: set = set()
         self.busy = False  # True while our own hook code runs (ignore its tensor ops)
+        self.grad = False  # record LayerNode.requires_grad (training analyses)
         self.owners: dict[int, str] = {}  # id(tensor) -> first "<module>.<param>"
         self._param_info = {m: self._infos(m, m._parameters) for m in self.names}
 
@@ -413,7 +417,8 @@ class _Recorder:
                 in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
                 out_shape=out_shape, params=self._param_info[module],
                 buffers=self._infos(module, module._buffers), call_index=index,
-                dtype=_dtype_name(out), training=bool(module.training)))
+                dtype=_dtype_name(out), training=bool(module.training),
+                requires_grad=self.grad_flags([*args, *kwargs.values()])))
         finally:
             self.busy = False
 
@@ -475,7 +480,36 @@ class _Recorder:
             name=self.names[owner], kind=kind, hparams=hparams,
             in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
             out_shape=tuple(out.shape) if out is not None else (), call_index=index,
-            dtype=_dtype_name(out), functional=True, training=bool(owner.training)))
+            dtype=_dtype_name(out), functional=True, training=bool(owner.training),
+            requires_grad=self.grad_flags([*args, *kwargs.values()], _named_args(name, args, kwargs))))
+
+    def grad_flags(self, values, named=None) -> dict[str, bool]:
+        """``{"input": …, "input1": …, <argument name>: …}``: requires_grad of each tensor
+        input (only when tracing for training)."""
+        if not self.grad:
+            return {}
+        flags = {("input" if i == 0 else f"input{i}"): bool(t.requires_grad)
+                 for i, t in enumerate(_tensors(values))}
+        flags.update({k: bool(v.requires_grad) for k, v in (named or {}).items()
+                      if hasattr(v, "requires_grad")})
+        return flags
+
+
+def _named_args(name: str, args, kwargs) -> dict[str, Any]:
+    """Tensor arguments of a weighted or attention op by argument name."""
+    if name in WEIGHTED_OPS:
+        names: tuple[str, ...] = ("input", "weight", "bias")
+    elif name == "multi_head_attention_forward":
+        names = _MHA_ARGS + ("training", "key_padding_mask", "need_weights", "attn_mask",
+                             "use_separate_proj_weight", "q_proj_weight", "k_proj_weight",
+                             "v_proj_weight")
+    elif name == "scaled_dot_product_attention":
+        names = ("query", "key", "value")
+    else:
+        return {}
+    bound = dict(zip(names, args))
+    bound.update({k: v for k, v in kwargs.items() if k in names})
+    return bound
 
 
 def _label(func, name: str) -> str:

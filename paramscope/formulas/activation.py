@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import num, per_element
+from paramscope.formulas.backward import Backward, backward, elementwise
 from paramscope.formulas.registry import Cost, formula
 
 #: kind -> (FLOPs per output element, what they are).
@@ -50,3 +51,13 @@ def activation(node: LayerNode) -> Cost:
         slopes = node.hparams.get("num_parameters", 1)
         parts = [("weight", num(slopes), slopes)]
     return per_element(node, cost, why, parts)
+
+
+@backward(*(k for k in ACTIVATION_FLOPS if k != "GELU(tanh)"))
+def activation_backward(node: LayerNode) -> Backward:
+    """grad_input = f'(x) · grad_out: the derivative costs what the function costs (the
+    forward table), plus 1 multiply by grad_out, per element; PReLU's slope gradient is
+    2 per element (multiply, reduce)."""
+    cost, why = ACTIVATION_FLOPS[activation_key(node)]
+    params = [("weight", 2, "x · grad_out, summed per slope")] if node.kind == "PReLU" else []
+    return elementwise(node, cost + 1, f"derivative {cost} + multiply by grad_out", params)

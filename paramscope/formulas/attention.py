@@ -15,6 +15,7 @@ from math import prod
 
 from paramscope.formulas._expr import dims, num, times
 from paramscope.formulas.activation import ACTIVATION_FLOPS
+from paramscope.formulas.backward import Backward, backward, input_grad, summed
 from paramscope.formulas.registry import Cost, Term, formula
 from paramscope.graph import LayerNode
 
@@ -71,3 +72,63 @@ def scaled_dot_product_attention(node: LayerNode) -> Cost:
              ("softmax", times(num(SOFTMAX_FLOPS), dims((*q[:-2], L, S))), SOFTMAX_FLOPS * batch * L * S)]
     macs, flops, terms = _terms(parts, extra)
     return Cost(node.kind, {}, macs, flops, terms, "ok", "")
+
+
+def _attention_parts(fwd: Cost, q: bool, k: bool, v: bool) -> list[tuple[str, str, int]]:
+    """Gradients of Q·Kᵀ and softmax·V, each the forward MACs of its product, for the
+    operands that require grad (the scores need one when q or k does)."""
+    term = {t.quantity: t for t in fwd.terms}
+    qk, sv = term["macs (Q·Kᵀ)"], term["macs (softmax·V)"]
+    wanted = [("grad_input (Q of Q·Kᵀ)", qk, q), ("grad_input (K of Q·Kᵀ)", qk, k),
+              ("grad_input (scores of softmax·V)", sv, q or k), ("grad_input (V of softmax·V)", sv, v)]
+    return [(label, t.expression, t.value) for label, t, needed in wanted if needed]
+
+
+@backward("MultiheadAttention")
+def multi_head_attention_backward(node: LayerNode) -> Backward:
+    """Projections: grad_input (each the forward MACs) when query / key / value requires grad,
+    grad_weight when the projection weight does; then the Q·Kᵀ and softmax·V gradients."""
+    fwd = multi_head_attention(node)
+    term = {t.quantity: t for t in fwd.terms}
+    g = node.requires_grad
+
+    def w(name: str) -> bool:
+        return bool(g.get(f"{name}_proj_weight") or g.get("in_proj_weight"))
+
+    def b() -> bool:
+        return bool(g.get("in_proj_bias"))
+
+    need = {r: bool(g.get(x) or w(r) or b()) for r, x in (("q", "query"), ("k", "key"), ("v", "value"))}
+    parts = []
+    for r, x, label in (("q", "query", "q projection"), ("k", "key", "k projection"),
+                        ("v", "value", "v projection")):
+        t = term[f"macs ({label})"]
+        if g.get(x):
+            parts.append((f"grad_input ({x})", t.expression, t.value))
+        if w(r):
+            parts.append((f"grad_weight ({label})", t.expression, t.value))
+    parts += _attention_parts(fwd, need["q"], need["k"], need["v"])
+    out = term["macs (output projection)"]
+    if any(need.values()):
+        parts.append(("grad_input (output projection)", out.expression, out.value))
+    if g.get("out_proj_weight"):
+        parts.append(("grad_weight (output projection)", out.expression, out.value))
+    (L, N, E) = node.hparams["q_shape"]
+    (S, _, _) = node.hparams["k_shape"]
+    bias = []
+    if g.get("in_proj_bias"):
+        bias.append(f"{dims((L, N, E))} + 2 × {dims((S, N, E))}")
+    if g.get("out_proj_bias"):
+        bias.append(dims((L, N, E)))
+    flops = (L * N * E + 2 * S * N * E) * bool(g.get("in_proj_bias")) + L * N * E * bool(g.get("out_proj_bias"))
+    return summed(node.kind, parts, bias=(" + ".join(bias), flops) if bias else None,
+                  note="projection and attention gradients, each the forward MACs of its product")
+
+
+@backward("scaled_dot_product_attention")
+def scaled_dot_product_attention_backward(node: LayerNode) -> Backward:
+    """The Q·Kᵀ and softmax·V gradients for the operands that require grad."""
+    fwd = scaled_dot_product_attention(node)
+    parts = _attention_parts(fwd, input_grad(node, "query"), input_grad(node, "key"),
+                             input_grad(node, "value"))
+    return summed(node.kind, parts, note="softmax and scaling gradients not counted")

@@ -13,6 +13,7 @@ from math import prod
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import (dims, join_notes, ntuple, num, param_terms, rank,
                                        shape_note, sliding_out_len, times)
+from paramscope.formulas.backward import Backward, input_grad, mac_backward, param_grad, backward
 from paramscope.formulas.registry import Cost, Term, formula
 
 CONV_KINDS = ("Conv1d", "Conv2d", "Conv3d")
@@ -70,3 +71,15 @@ def conv(node: LayerNode) -> Cost:
         flops += prod(out)
     terms.append(Term("flops", flops_expr, flops))
     return Cost(node.kind, params, macs, flops, tuple(terms), "ok", join_notes(pnote, check))
+
+
+@backward(*CONV_KINDS, *TRANSPOSED_KINDS)
+def conv_backward(node: LayerNode) -> Backward:
+    """grad_input and grad_weight each repeat the forward MACs (grad_input is the transposed
+    convolution of grad_out with the weight, grad_weight the convolution of the input with
+    grad_out); grad_bias sums grad_out (numel(out) adds)."""
+    out = node.out_shape
+    bias = (dims(out), prod(out)) if node.hparams.get("bias", True) and param_grad(node, "bias") else None
+    return mac_backward(node, conv(node), [("grad_input", "input", input_grad(node)),
+                                           ("grad_weight", "weight", param_grad(node, "weight"))],
+                        bias=bias)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from math import prod
 
 from paramscope.formulas._expr import dims, num, times
+from paramscope.formulas.backward import Backward, backward, input_grad, mac_backward, summed
 from paramscope.formulas.registry import Cost, Term, formula
 from paramscope.graph import LayerNode
 
@@ -57,3 +58,15 @@ def einsum(node: LayerNode) -> Cost:
                     f"{equation}: batched matmul over {''.join(kept)}, contracting {''.join(contracted)}")
     terms = (Term("macs", "0", 0), Term("flops", dims(node.out_shape), numel_out))
     return Cost(node.kind, {}, 0, numel_out, terms, "ok", f"{equation}: elementwise product")
+
+
+@backward("einsum")
+def einsum_backward(node: LayerNode) -> Backward:
+    """Each operand that requires grad gets grad_out contracted with the other operand: the
+    forward MACs again (a batched matmul), or 1 multiply per output element (elementwise)."""
+    fwd = einsum(node)
+    needs = [("grad_input", input_grad(node)), ("grad_input1", input_grad(node, "input1"))]
+    if fwd.macs:
+        return mac_backward(node, fwd, [(q, "", n) for q, n in needs])
+    parts = [(q, dims(node.out_shape), prod(node.out_shape)) for q, n in needs if n]
+    return summed(node.kind, [], parts, note="elementwise product: grad_out × the other operand")

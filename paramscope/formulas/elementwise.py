@@ -10,6 +10,7 @@ from math import prod
 
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import dims, num, times
+from paramscope.formulas.backward import Backward, backward, input_grad, mac_backward, summed
 from paramscope.formulas.registry import Cost, Term, formula
 
 
@@ -35,3 +36,26 @@ def matmul(node: LayerNode) -> Cost:
     terms = (Term("macs", times(dims(node.out_shape), num(k)), macs),
              Term("flops", times("2", num(macs)), 2 * macs))
     return Cost(node.kind, {}, macs, 2 * macs, terms, "ok", note)
+
+
+def _roles(node: LayerNode) -> list[str]:
+    return ["input" if i == 0 else f"input{i}" for i in range(len(node.in_shapes))]
+
+
+@backward("add", "mul")
+def binary_backward(node: LayerNode) -> Backward:
+    """add passes grad_out through unchanged (0 FLOPs); mul multiplies it by the other
+    operand (1 FLOP per output element for each input that requires grad)."""
+    roles = [r for r in _roles(node) if input_grad(node, r)]
+    if node.kind == "add":
+        return summed(node.kind, [], [], note="add: grad_out passes through to each input")
+    parts = [(f"grad_{r}", dims(node.out_shape), prod(node.out_shape)) for r in roles]
+    return summed(node.kind, [], parts, note="mul: grad_out × the other operand, per input")
+
+
+@backward("matmul")
+def matmul_backward(node: LayerNode) -> Backward:
+    """grad_a = grad_out · bᵀ and grad_b = aᵀ · grad_out: the forward MACs for each operand
+    that requires grad."""
+    return mac_backward(node, matmul(node), [("grad_input", "input", input_grad(node)),
+                                             ("grad_input1", "input1", input_grad(node, "input1"))])

@@ -11,6 +11,8 @@ from math import prod
 
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import dims, join_notes, num, param_terms, shape_note, times
+from paramscope.formulas.backward import (Backward, backward, elementwise, input_grad, mac_backward,
+                                          param_grad)
 from paramscope.formulas.registry import Cost, Term, formula
 
 
@@ -45,3 +47,20 @@ def embedding(node: LayerNode) -> Cost:
     params, terms, pnote = param_terms(node, [("weight", dims((rows, dim)), rows * dim)])
     terms += [Term("macs", "0", 0), Term("flops", "0", 0)]
     return Cost(node.kind, params, 0, 0, tuple(terms), "ok", join_notes("lookup only", pnote))
+
+
+@backward("Linear")
+def linear_backward(node: LayerNode) -> Backward:
+    """grad_input = grad_out · W and grad_weight = grad_outᵀ · x, each the forward MACs;
+    grad_bias sums grad_out over the leading dimensions (numel(out) adds)."""
+    out = node.out_shape
+    bias = (dims(out), prod(out)) if node.hparams.get("bias", True) and param_grad(node, "bias") else None
+    return mac_backward(node, linear(node), [("grad_input", "input", input_grad(node)),
+                                             ("grad_weight", "weight", param_grad(node, "weight"))],
+                        bias=bias)
+
+
+@backward("Embedding")
+def embedding_backward(node: LayerNode) -> Backward:
+    """Indices take no gradient; grad_weight scatter-adds grad_out rows (1 add per element)."""
+    return elementwise(node, 0, "indices", [("weight", 1, "scatter-add of grad_out rows")])

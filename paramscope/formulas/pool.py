@@ -16,6 +16,7 @@ from math import prod
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import (dims, join_notes, ntuple, num, rank, shape_note,
                                        sliding_out_len, times)
+from paramscope.formulas.backward import Backward, backward, elementwise, input_grad, summed
 from paramscope.formulas.registry import Cost, Term, formula
 
 FIXED = tuple(f"{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
@@ -82,3 +83,15 @@ def adaptive_pool(node: LayerNode) -> Cost:
     why += "; window_<axis> = Σ region lengths as count×length"
     terms += [Term("macs", "0", 0), Term("flops", expr, flops)]
     return Cost(node.kind, {}, 0, flops, tuple(terms), "ok", join_notes(why, check))
+
+
+@backward(*FIXED, *ADAPTIVE)
+def pool_backward(node: LayerNode) -> Backward:
+    """MaxPool routes each grad_out element to its argmax (1 add per output element, windows
+    may overlap); AvgPool spreads it over its window (the forward's FLOPs again)."""
+    if "Max" in node.kind:
+        return elementwise(node, 1, "add grad_out into the argmax position")
+    fwd = (adaptive_pool if "Adaptive" in node.kind else pool)(node)
+    flops = next(t for t in fwd.terms if t.quantity == "flops")
+    parts = [("grad_input", flops.expression, flops.value)] if input_grad(node) else []
+    return summed(node.kind, [], parts, note="grad_out / window size added into every window element")

@@ -8,6 +8,7 @@ adds); nearest modes copy (0 FLOPs).
 from __future__ import annotations
 
 from paramscope.formulas._expr import per_element, zero
+from paramscope.formulas.backward import Backward, backward, elementwise
 from paramscope.formulas.registry import Cost, formula
 from paramscope.graph import LayerNode
 
@@ -30,3 +31,12 @@ def resample(node: LayerNode) -> Cost:
         return zero(node, f"{mode} interpolation copies inputs")
     cost, why = RESAMPLE_FLOPS[mode]
     return per_element(node, cost, f"{mode}: {why}")
+
+
+@backward("Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d")
+def resample_backward(node: LayerNode) -> Backward:
+    """grad_out is spread back over the same weighted inputs: the forward's FLOPs per output
+    element (nearest modes: 1 add per element)."""
+    mode = "bilinear" if node.kind == "UpsamplingBilinear2d" else node.hparams.get("mode", "nearest")
+    cost, why = RESAMPLE_FLOPS.get(mode, (1, "add into the copied-from input"))
+    return elementwise(node, cost, why)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import zero
-from paramscope.formulas.registry import Cost, formula
+from paramscope.formulas.backward import Backward, backward
+from paramscope.formulas.registry import Cost, Term, formula
 
 #: kind -> why it costs nothing.
 ZERO_KINDS: dict[str, str] = {
@@ -24,3 +25,9 @@ ZERO_KINDS: dict[str, str] = {
 def zero_cost(node: LayerNode) -> Cost:
     """Zero params, MACs and FLOPs; status ``"zero"``."""
     return zero(node, ZERO_KINDS[node.kind])
+
+
+@backward(*ZERO_KINDS)
+def zero_backward(node: LayerNode) -> Backward:
+    """Reshapes, copies, identity: the gradient is moved, never computed on."""
+    return Backward(node.kind, 0, 0, 0, (Term("backward", "0", 0),), "ok", ZERO_KINDS[node.kind])

@@ -44,9 +44,13 @@ def _result(tool_report, fvcore_note: str = "") -> MeasurerResult:
                           unsupported_ops=dict(tr.unsupported), extra=extra)
 
 
-def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget: int | None = None) -> None:
-    """Predict and measure with each tool; a failing tool marks only its own column."""
+def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget: int | None = None,
+                  classes: dict[str, type] | None = None) -> None:
+    """Predict and measure with each tool; a failing tool marks only its own column.
+    ``classes`` replaces the measurer class of some tools (training mode's flop_counter)."""
     from paramscope.measure import MEASURERS
+
+    MEASURERS = {**{t: MEASURERS[t] for t in tools}, **(classes or {})}  # noqa: N806
     from paramscope.reconcile import compare
 
     graph = subject.graph

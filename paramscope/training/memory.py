@@ -1,0 +1,129 @@
+"""Training memory of one optimizer step, by category, derived from the graph (no torch).
+
+parameters      every parameter and buffer (bytes of its dtype);
+grads           one gradient per trainable parameter (frozen ones get none);
+optimizer_state what ``torch.optim`` allocates per trainable parameter (``STATE``);
+activations     what autograd saves for the backward pass, per op (``saved_bytes``), a
+                tensor saved by two consecutive ops (a ReLU's output that the next conv
+                saves as its input) counted once;
+peak            parameters + optimizer state + activations + the gradients being written
+                at the start of the backward pass: the end of the forward pass, where
+                every saved activation is alive (phase ``"forward end"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+from paramscope.errors import ParamscopeError, closest
+from paramscope.formulas.backward import any_grad, input_grad, param_grad
+from paramscope.graph import Graph, LayerNode, dtype_bytes
+
+#: optimizer -> (state tensors per trainable parameter, the same size as it; what they are;
+#: scalar ``step`` tensors per parameter, float32, kept on the CPU by torch.optim).
+STATE: dict[str, tuple[int, str, int]] = {
+    "none": (0, "no optimizer", 0),
+    "sgd": (0, "plain SGD keeps no state", 0),
+    "momentum": (1, "SGD momentum_buffer", 0),
+    "adam": (2, "exp_avg and exp_avg_sq", 1),
+    "adamw": (2, "exp_avg and exp_avg_sq", 1),
+    "adagrad": (1, "sum of squared gradients", 1),
+    "rmsprop": (1, "square_avg", 1),
+}
+OPTIMIZERS = tuple(STATE)
+STEP_BYTES = 4  # torch.optim's per-parameter ``step`` is a float32 scalar tensor
+
+
+def check_optimizer(name: str) -> str:
+    if name not in STATE:
+        raise ParamscopeError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}"
+                              f"{closest(name, OPTIMIZERS)}")
+    return name
+
+
+#: kinds whose backward needs only the output (saved instead of the input).
+SAVES_OUTPUT = frozenset({"ReLU", "ReLU6", "Sigmoid", "Tanh", "ELU", "Softmax", "LogSoftmax"})
+#: kinds that save nothing of size (shape-only backward).
+SAVES_NOTHING = frozenset({"add", "Flatten", "flatten", "flatten_op", "Unflatten", "Identity",
+                           "Dropout", "cat", "Permute", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+                           "AdaptiveAvgPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d"})
+
+
+def saved_bytes(node: LayerNode, size: int) -> tuple[int, str]:
+    """Bytes autograd saves for this call's backward, and what they are."""
+    if not any_grad(node):
+        return 0, "no backward: nothing saved"
+    x, out = prod(node.in_shape), prod(node.out_shape)
+    kind = node.kind
+    if kind in ("Linear", "Conv1d", "Conv2d", "Conv3d") or kind.startswith("ConvTranspose"):
+        if param_grad(node, "weight"):
+            return x * size, "input (for grad_weight)"
+        return 0, "weight only (a parameter)"
+    if kind in SAVES_OUTPUT:
+        return out * size, "output"
+    if kind in SAVES_NOTHING or node.hparams.get("composite"):
+        return 0, "nothing (shape only)"
+    if kind.startswith("MaxPool"):
+        return x * size + out * 8, "input + int64 indices"
+    if kind.startswith("BatchNorm"):
+        c = node.in_shape[1] if len(node.in_shape) > 1 else 1
+        extra = 2 * c * 4 if node.training else 0
+        return x * size + extra, "input" + (" + batch mean and 1/std" if extra else "")
+    if kind in ("mul", "matmul", "einsum"):
+        total = sum(prod(s) for s in node.in_shapes[:2]) * size
+        return total, "both operands"
+    return x * size, "input"
+
+
+@dataclass
+class TrainingMemory:
+    """Bytes by category for one training step, and each layer's saved activations."""
+
+    params: int
+    grads: int
+    optimizer_state: int
+    activations: int
+    per_layer: list[tuple[int, str]] = field(default_factory=list)
+    optimizer: str = "adamw"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def peak(self) -> int:
+        return self.params + self.optimizer_state + self.activations + self.grads
+
+    def totals(self) -> dict[str, int]:
+        return {"params": self.params, "grads": self.grads, "optimizer_state": self.optimizer_state,
+                "activations": self.activations, "peak": self.peak}
+
+    def to_dict(self) -> dict:
+        return {**self.totals(), "optimizer": self.optimizer, "peak_phase": "forward end",
+                "notes": self.notes}
+
+
+def training_memory(graph: Graph, report, optimizer: str) -> TrainingMemory:
+    """The :class:`TrainingMemory` of ``report`` (its params, trainable params, layers)."""
+    size = dtype_bytes(report.dtype)
+    from paramscope.report import Report
+
+    totals = Report.totals.fget(report)  # the forward figures
+    trainable = totals["trainable_params"]
+    buffers = sum(b.numel for n in graph if n.counts_params for b in n.buffers.values())
+    tensors = sum(1 for n in graph if n.counts_params for p in n.params.values() if p.trainable)
+    tensors += sum(1 for ps in graph.container_params.values() for p in ps.values() if p.trainable)
+    copies, what, steps = STATE[optimizer]
+    per_layer, previous = [], None
+    for row in report.layers:
+        node = row.node
+        b, why = saved_bytes(node, size)
+        if (previous is not None and previous[1] == "output" and why.startswith("input")
+                and previous[0].out_shape == node.in_shape and b):
+            shared = prod(node.in_shape) * size
+            b, why = b - shared, why + " (shared with the previous op's saved output)"
+        per_layer.append((b, why))
+        previous = (node, "output" if node.kind in SAVES_OUTPUT and b else why)
+    return TrainingMemory(
+        params=(totals["params"] + buffers) * size, grads=trainable * size,
+        optimizer_state=copies * trainable * size + steps * tensors * STEP_BYTES,
+        activations=sum(b for b, _ in per_layer), per_layer=per_layer, optimizer=optimizer,
+        notes=[f"{optimizer}: {what}" + (f" + a float32 step per parameter tensor ({tensors})" if steps else "")])
