@@ -29,3 +29,26 @@ ExportFormatOpt = Annotated[str, typer.Option(
 OutputOpt = Annotated[Optional[str], typer.Option(
     "--output", "-o", help="Write to FILE (atomically: the old file stays intact on failure) "
                            "instead of stdout.", show_default=False)]
+
+# training mode (--mode train), shared by summary, check, compare, explain and sweep
+ModeOpt = Annotated[str, typer.Option(
+    "--mode", help="infer (forward only) or train: adds the backward pass and training memory.")]
+FreezeOpt = Annotated[Optional[list[str]], typer.Option(
+    "--freeze", help="--mode train: freeze the parameters under this module name (layer1, "
+                     "layer4.2.conv1). Repeatable.", show_default=False)]
+OptimizerOpt = Annotated[str, typer.Option(
+    "--optimizer", help="--mode train: the optimizer whose state is counted: sgd, momentum, adam, "
+                        "adamw, adagrad, rmsprop or none.")]
+
+
+def train_options(mode: str, freeze: list[str] | None, optimizer: str) -> dict:
+    """The analyze() keywords of the training options, validated (no torch import)."""
+    from paramscope.errors import ParamscopeError
+    from paramscope.training.analysis import check_mode
+    from paramscope.training.memory import check_optimizer
+
+    check_mode(mode)
+    check_optimizer(optimizer)
+    if mode != "train" and (freeze or optimizer != "adamw"):
+        raise ParamscopeError("--freeze and --optimizer need --mode train")
+    return {"mode": mode, "freeze": tuple(freeze or ()), "optimizer": optimizer}

@@ -131,3 +131,16 @@ def analyze_train(target: Any, input_shape=None, *, batch=None, overrides=None, 
     check_optimizer(optimizer)
     subject = train_subject(target, input_shape, batch, overrides, dtype, freeze)
     return train_report(subject, dtype, tools, fvcore_budget, freeze, optimizer)
+
+
+def train_point_analyser(target: str, dtype: str, freeze: tuple[str, ...], optimizer: str):
+    """A sweep's per-point analyser in training mode (``analyse(overrides, shape, tools, budget)``)."""
+    from paramscope.training.memory import check_optimizer
+
+    check_optimizer(optimizer)
+
+    def analyse(overrides, shape, tools, fvcore_budget):
+        return analyze_train(target, shape, overrides=overrides, tools=tools, dtype=dtype,
+                             fvcore_budget=fvcore_budget, freeze=freeze, optimizer=optimizer)
+
+    return analyse
