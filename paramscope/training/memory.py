@@ -108,7 +108,8 @@ def training_memory(graph: Graph, report, optimizer: str) -> TrainingMemory:
 
     totals = Report.totals.fget(report)  # the forward figures
     trainable = totals["trainable_params"]
-    buffers = sum(b.numel for n in graph if n.counts_params for b in n.buffers.values())
+    buffer_bytes = sum(b.numel * (8 if name == "num_batches_tracked" else size)  # an int64 counter
+                       for n in graph if n.counts_params for name, b in n.buffers.items())
     tensors = sum(1 for n in graph if n.counts_params for p in n.params.values() if p.trainable)
     tensors += sum(1 for ps in graph.container_params.values() for p in ps.values() if p.trainable)
     copies, what, steps = STATE[optimizer]
@@ -123,7 +124,7 @@ def training_memory(graph: Graph, report, optimizer: str) -> TrainingMemory:
         per_layer.append((b, why))
         previous = (node, "output" if node.kind in SAVES_OUTPUT and b else why)
     return TrainingMemory(
-        params=(totals["params"] + buffers) * size, grads=trainable * size,
+        params=totals["params"] * size + buffer_bytes, grads=trainable * size,
         optimizer_state=copies * trainable * size + steps * tensors * STEP_BYTES,
         activations=sum(b for b, _ in per_layer), per_layer=per_layer, optimizer=optimizer,
         notes=[f"{optimizer}: {what}" + (f" + a float32 step per parameter tensor ({tensors})" if steps else "")])
