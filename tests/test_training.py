@@ -215,3 +215,18 @@ def test_grads_and_optimizer_state_equal_torch_optim(optimizer):
     assert mem["optimizer_state"] == state
     assert mem["grads"] == grads
     assert mem["params"] == params
+
+
+@pytest.mark.torchvision
+def test_resnet50_training_memory_against_memtracker():
+    tv = pytest.importorskip("torchvision")
+    from paramscope.training.memtrack import memtracker_peak
+
+    shape = (32, 3, 224, 224)
+    mem = analyze("torchvision.models:resnet50", shape, measure="none", mode="train",
+                  optimizer="adam").totals["training_memory"]
+    measured = memtracker_peak(lambda: tv.models.resnet50().train(), shape, "adam")
+    assert mem["params"] == measured["param"] + measured["buffer"]
+    assert mem["optimizer_state"] == measured["opt"]
+    assert mem["grads"] == sum(p.numel() * 4 for p in tv.models.resnet50(device="meta").parameters())
+    assert abs(mem["peak"] - measured["total"]) <= 0.10 * measured["total"]  # documented tolerance
