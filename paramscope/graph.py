@@ -93,6 +93,11 @@ class LayerNode:
     #: take weights (``"weight"``, ``"bias"``; attention's ``"query"``, ``"in_proj_weight"``
     #: ...).  Empty for inference graphs.  Module parameters carry ``ParamInfo.trainable``.
     requires_grad: Mapping[str, bool] = field(default_factory=dict)
+    #: training analyses only: ``(tokens of the tensor inputs, token of the output)``; two
+    #: calls that see the same token see the same tensor storage (an in-place op or a view
+    #: keeps its input's token), so a tensor saved for backward by both is counted once.
+    #: Token 0 is not an activation (a parameter).  ``()`` for inference graphs.
+    flow: tuple = ()
 
     @property
     def in_shape(self) -> Shape:

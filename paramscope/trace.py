@@ -370,7 +370,9 @@ class _Recorder:
         self.unrecorded_in: Counter = Counter()  # module name -> calls no formula covers
         self.called: set = set()
         self.busy = False  # True while our own hook code runs (ignore its tensor ops)
-        self.grad = False  # record LayerNode.requires_grad (training analyses)
+        self.grad = False  # record LayerNode.requires_grad and flow (training analyses)
+        self.tokens: dict[int, int] = {}
+        self.keep: list = []
         self.owners: dict[int, str] = {}  # id(tensor) -> first "<module>.<param>"
         self._param_info = {m: self._infos(m, m._parameters) for m in self.names}
 
@@ -418,7 +420,8 @@ class _Recorder:
                 out_shape=out_shape, params=self._param_info[module],
                 buffers=self._infos(module, module._buffers), call_index=index,
                 dtype=_dtype_name(out), training=bool(module.training),
-                requires_grad=self.grad_flags([*args, *kwargs.values()])))
+                requires_grad=self.grad_flags([*args, *kwargs.values()]),
+                flow=self.flow([*args, *kwargs.values()], out)))
         finally:
             self.busy = False
 
@@ -481,7 +484,24 @@ class _Recorder:
             in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
             out_shape=tuple(out.shape) if out is not None else (), call_index=index,
             dtype=_dtype_name(out), functional=True, training=bool(owner.training),
-            requires_grad=self.grad_flags([*args, *kwargs.values()], _named_args(name, args, kwargs))))
+            requires_grad=self.grad_flags([*args, *kwargs.values()], _named_args(name, args, kwargs)),
+            flow=self.flow([*args, *kwargs.values()], out)))
+
+    def flow(self, values, out) -> tuple:
+        """``LayerNode.flow``: storage tokens of the inputs and the output (training only)."""
+        if not self.grad:
+            return ()
+        return tuple(self.token(t) for t in _tensors(values)), self.token(out)
+
+    def token(self, t) -> int:
+        """A number per tensor storage (a view shares its base's); 0 for a parameter."""
+        import torch
+
+        if t is None or isinstance(t, torch.nn.Parameter):
+            return 0
+        base = t._base if t._base is not None else t
+        self.keep.append(base)  # keeps ids unique while the trace runs
+        return self.tokens.setdefault(id(base), len(self.tokens) + 1)
 
     def grad_flags(self, values, named=None) -> dict[str, bool]:
         """``{"input": …, "input1": …, <argument name>: …}``: requires_grad of each tensor

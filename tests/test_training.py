@@ -116,7 +116,7 @@ def _small_input(name):
 @pytest.mark.parametrize("name", BUILTINS)
 def test_builtin_configs_train_flops_and_spec_equals_traced(name):
     shape = _small_input(name)
-    model = build(name, device="meta")
+    model = build(name, device="meta").eval()  # specs are analysed in eval mode
     freeze = (first_param_module(model),)
     for fz in ((), freeze):
         spec = analyze(name, shape, measure="flop_counter", mode="train", freeze=fz)
@@ -130,8 +130,7 @@ def test_builtin_configs_train_flops_and_spec_equals_traced(name):
         for key in ("backward_macs", "backward_flops", "trainable_params"):
             assert spec.totals[key] == traced.totals[key]
         mem_s, mem_t = spec.totals["training_memory"], traced.totals["training_memory"]
-        for key in ("params", "grads", "optimizer_state"):
-            assert mem_s[key] == mem_t[key]
+        assert mem_s == mem_t  # activations too: the spec's data flow finds the same sharing
 
 
 # -- autograd rules --------------------------------------------------------------------------
@@ -225,9 +224,16 @@ def test_resnet50_training_memory_against_memtracker():
     shape = (32, 3, 224, 224)
     mem = analyze("torchvision.models:resnet50", shape, measure="none", mode="train",
                   optimizer="adam").totals["training_memory"]
-    measured = memtracker_peak(lambda: tv.models.resnet50().train(), shape, "adam")
+    # analysed as paramscope analyses a factory's model: in eval mode
+    measured = memtracker_peak(lambda: tv.models.resnet50().eval(), shape, "adam")
     assert mem["params"] == measured["param"] + measured["buffer"]
     assert mem["optimizer_state"] == measured["opt"]
     with torch.device("meta"):
         assert mem["grads"] == sum(p.numel() * 4 for p in tv.models.resnet50().parameters())
     assert abs(mem["peak"] - measured["total"]) <= 0.10 * measured["total"]  # documented tolerance
+    # the difference by category (README "Training cost"): the input batch, which conv1 saves
+    # and MemTracker does not count as an activation, and the head's gradients and the
+    # gradient in flight at MemTracker's peak, which paramscope's forward-end peak excludes
+    image = math.prod(shape) * 4
+    assert 0 <= mem["activations"] - measured["act"] - image <= 2048 * 32 * 4
+    assert measured["grad"] == (2048 * 1000 + 1000) * 4

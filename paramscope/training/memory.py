@@ -3,18 +3,17 @@
 parameters      every parameter and buffer (bytes of its dtype);
 grads           one gradient per trainable parameter (frozen ones get none);
 optimizer_state what ``torch.optim`` allocates per trainable parameter (``STATE``);
-activations     what autograd saves for the backward pass, per op (``saved_bytes``), a
-                tensor saved by two consecutive ops (a ReLU's output that the next conv
-                saves as its input) counted once;
+activations     what autograd saves for the backward pass, per op (``saved_tensors``), a
+                tensor saved by several ops (a ReLU's output that the next conv saves as
+                its input; a block input saved by its conv1 and its downsample conv)
+                counted once, on the first op that saves it;
 peak            parameters + optimizer state + the larger of the activations (alive at the
                 end of the forward pass, when ``zero_grad()`` has left every gradient None)
                 and the gradients (all alive at the optimizer step, activations freed).
 
 Against MemTracker (torch.distributed._tools) under FakeTensorMode, torchvision resnet50,
 batch 32, Adam: parameters + buffers, gradients and optimizer state are equal; the peak is
-+6.2% (README "Training cost" lists the categories: inputs saved by two ops that are not
-consecutive, such as a block's conv1 and its downsample conv, are counted twice; the
-head's gradients and the gradient in flight at MemTracker's peak are not counted).
+within the documented tolerance (README "Training cost" gives the difference by category).
 """
 
 from __future__ import annotations
@@ -56,30 +55,40 @@ SAVES_NOTHING = frozenset({"add", "Flatten", "flatten", "flatten_op", "Unflatten
                            "AdaptiveAvgPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d"})
 
 
-def saved_bytes(node: LayerNode, size: int) -> tuple[int, str]:
-    """Bytes autograd saves for this call's backward, and what they are."""
+def saved_tensors(node: LayerNode, size: int) -> tuple[list[tuple[object, int]], str]:
+    """``([(storage key, bytes)], what)``: the tensors autograd saves for this call's backward.
+
+    A key is the storage token of ``LayerNode.flow`` (shared by calls that see the same
+    tensor) or a key of this call alone (indices, statistics)."""
     if not any_grad(node):
-        return 0, "no backward: nothing saved"
-    x, out = prod(node.in_shape), prod(node.out_shape)
+        return [], "no backward: nothing saved"
+    inputs, output = node.flow if node.flow else ((), None)
+
+    def tensor(i: int | None, shape) -> tuple[object, int]:
+        token = (inputs[i] if i is not None and i < len(inputs) else output) if node.flow else None
+        key = token if token else (node.key, i)
+        return key, prod(shape) * size
+
     kind = node.kind
     if kind in ("Linear", "Conv1d", "Conv2d", "Conv3d") or kind.startswith("ConvTranspose"):
         if param_grad(node, "weight"):
-            return x * size, "input (for grad_weight)"
-        return 0, "weight only (a parameter)"
+            return [tensor(0, node.in_shape)], "input (for grad_weight)"
+        return [], "weight only (a parameter)"
     if kind in SAVES_OUTPUT:
-        return out * size, "output"
-    if kind in SAVES_NOTHING or node.hparams.get("composite"):
-        return 0, "nothing (shape only)"
+        return [tensor(None, node.out_shape)], "output"
+    if kind in SAVES_NOTHING or node.hparams.get("composite") or kind.startswith("Dropout") and not node.training:
+        return [], "nothing (shape only)"
+    if kind.startswith("Dropout"):
+        return [((node.key, "mask"), prod(node.out_shape))], "bool mask"
     if kind.startswith("MaxPool"):
-        return x * size + out * 8, "input + int64 indices"
-    if kind.startswith("BatchNorm"):
+        return [tensor(0, node.in_shape), ((node.key, "indices"), prod(node.out_shape) * 8)], \
+            "input + int64 indices"
+    if kind.startswith("BatchNorm") and node.training:
         c = node.in_shape[1] if len(node.in_shape) > 1 else 1
-        extra = 2 * c * 4 if node.training else 0
-        return x * size + extra, "input" + (" + batch mean and 1/std" if extra else "")
+        return [tensor(0, node.in_shape), ((node.key, "stats"), 2 * c * 4)], "input + batch mean and 1/std"
     if kind in ("mul", "matmul", "einsum"):
-        total = sum(prod(s) for s in node.in_shapes[:2]) * size
-        return total, "both operands"
-    return x * size, "input"
+        return [tensor(i, s) for i, s in enumerate(node.in_shapes[:2])], "both operands"
+    return [tensor(0, node.in_shape)], "input"
 
 
 @dataclass
@@ -126,16 +135,17 @@ def training_memory(graph: Graph, report, optimizer: str) -> TrainingMemory:
     tensors = sum(1 for n in graph if n.counts_params for p in n.params.values() if p.trainable)
     tensors += sum(1 for ps in graph.container_params.values() for p in ps.values() if p.trainable)
     copies, what, steps = STATE[optimizer]
-    per_layer, previous = [], None
+    per_layer, seen = [], {}
     for row in report.layers:
-        node = row.node
-        b, why = saved_bytes(node, size)
-        if (previous is not None and previous[1] == "output" and why.startswith("input")
-                and previous[0].out_shape == node.in_shape and b):
-            shared = prod(node.in_shape) * size
-            b, why = b - shared, why + " (shared with the previous op's saved output)"
-        per_layer.append((b, why))
-        previous = (node, "output" if node.kind in SAVES_OUTPUT and b else why)
+        saved, why = saved_tensors(row.node, size)
+        own = 0
+        for key, nbytes in saved:
+            if key in seen:
+                why += f" (shared with {seen[key]})"
+            else:
+                seen[key] = row.node.key
+                own += nbytes
+        per_layer.append((own, why))
     return TrainingMemory(
         params=totals["params"] * size + buffer_bytes, grads=trainable * size,
         optimizer_state=copies * trainable * size + steps * tensors * STEP_BYTES,
