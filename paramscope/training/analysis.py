@@ -52,8 +52,9 @@ class TrainReport(Report):
         data["mode"] = "train"
         data["freeze"] = list(self.freeze)
         data["optimizer"] = self.optimizer
-        for row, back in zip(data["layers"], self.backward):
-            row["backward"] = back.to_dict()
+        saved = self.memory.per_layer if self.memory is not None else [(None, "")] * len(self.backward)
+        for row, back, (nbytes, what) in zip(data["layers"], self.backward, saved):
+            row["backward"] = {**back.to_dict(), "saved_bytes": nbytes, "saved": what}
         if self.memory is not None:
             data["training_memory"] = self.memory.to_dict()
         return data
