@@ -222,18 +222,46 @@ def test_resnet50_training_memory_against_memtracker():
     from paramscope.training.memtrack import memtracker_peak
 
     shape = (32, 3, 224, 224)
-    mem = analyze("torchvision.models:resnet50", shape, measure="none", mode="train",
-                  optimizer="adam").totals["training_memory"]
+    report = analyze("torchvision.models:resnet50", shape, measure="none", mode="train", optimizer="adam")
+    mem = report.totals["training_memory"]
     # analysed as paramscope analyses a factory's model: in eval mode
     measured = memtracker_peak(lambda: tv.models.resnet50().eval(), shape, "adam")
     assert mem["params"] == measured["param"] + measured["buffer"]
     assert mem["optimizer_state"] == measured["opt"]
     with torch.device("meta"):
         assert mem["grads"] == sum(p.numel() * 4 for p in tv.models.resnet50().parameters())
+    assert mem["grads"] == measured["grads_after_backward"]
     assert abs(mem["peak"] - measured["total"]) <= 0.10 * measured["total"]  # documented tolerance
     # the difference by category (README "Training cost"): the input batch, which conv1 saves
     # and MemTracker does not count as an activation, and the head's gradients and the
     # gradient in flight at MemTracker's peak, which paramscope's forward-end peak excludes
     image = math.prod(shape) * 4
     assert 0 <= mem["activations"] - measured["act"] - image <= 2048 * 32 * 4
-    assert measured["grad"] == (2048 * 1000 + 1000) * 4
+    # the peak falls in the same place: fc's gradients written, one gradient in flight
+    assert report.memory.at_peak["grads"] == measured["grad"] == (2048 * 1000 + 1000) * 4
+    assert report.memory.at_peak["temporaries"] == measured["temp"]
+
+
+def test_cli_train_mode_on_check_compare_sweep_and_memtracker_reconciliation():
+    from typer.testing import CliRunner
+
+    from paramscope.cli.main import _register_commands, app
+
+    _register_commands()
+    run = CliRunner().invoke
+    out = run(app, ["check", "bottleneck-projection", "--mode", "train", "--measure", "flop_counter",
+                    "--freeze", "block.conv1", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    out = run(app, ["summary", "cifar-resnet", "--mode", "train", "--measure", "flop_counter",
+                    "--optimizer", "momentum", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    mt = json.loads(out.output)["measurers"]["memtracker"]
+    assert mt["status"] == "match", mt
+    checks = mt["extra"]["checks"]
+    assert all(checks[k]["predicted"] == checks[k]["measured"] for k in ("params", "grads", "optimizer_state"))
+    out = run(app, ["compare", "resnet-stem", "vgg-stem", "--mode", "train"])
+    assert out.exit_code == 0 and "backward MACs" in out.output, out.output
+    out = run(app, ["sweep", "conv-grouped", "--set", "groups=1,2", "--mode", "train", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)["rows"]
+    assert all(r["totals"]["backward_macs"] > 0 for r in rows)

@@ -120,6 +120,10 @@ def train_report(subject, dtype: str = "float32", tools: tuple[str, ...] = (),
 
         run_measurers(report, subject, tools, fvcore_budget=fvcore_budget,
                       classes={"flop_counter": TrainFlopCounterMeasurer})
+        if "flop_counter" in tools:  # the training reconciliation: memory too
+            from paramscope.training.memtrack import reconcile_memory
+
+            report.measurers["memtracker"] = reconcile_memory(subject, report.memory, dtype)
     return report
 
 

@@ -7,9 +7,10 @@ activations     what autograd saves for the backward pass, per op (``saved_tenso
                 tensor saved by several ops (a ReLU's output that the next conv saves as
                 its input; a block input saved by its conv1 and its downsample conv)
                 counted once, on the first op that saves it;
-peak            parameters + optimizer state + the larger of the activations (alive at the
-                end of the forward pass, when ``zero_grad()`` has left every gradient None)
-                and the gradients (all alive at the optimizer step, activations freed).
+peak            the largest total of a walk through the step (:func:`timeline_peak`): the
+                end of the forward pass, each layer's backward (last layer first: its
+                gradients written, grad_out and grad_input alive, then its saved tensors
+                freed) and the optimizer step, with the phase and what is alive then.
 
 Against MemTracker (torch.distributed._tools) under FakeTensorMode, torchvision resnet50,
 batch 32, Adam: parameters + buffers, gradients and optimizer state are equal; the peak is
@@ -93,7 +94,7 @@ def saved_tensors(node: LayerNode, size: int) -> tuple[list[tuple[object, int]],
 
 @dataclass
 class TrainingMemory:
-    """Bytes by category for one training step, and each layer's saved activations."""
+    """Bytes by category for one training step, each layer's saved activations, and the peak."""
 
     params: int
     grads: int
@@ -102,17 +103,10 @@ class TrainingMemory:
     per_layer: list[tuple[int, str]] = field(default_factory=list)
     optimizer: str = "adamw"
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def phase(self) -> str:
-        """When the step peaks: at the end of the forward pass (every saved activation alive,
-        gradients still None after the previous ``zero_grad``) or at the optimizer step
-        (every gradient alive, activations freed)."""
-        return "forward end" if self.activations >= self.grads else "optimizer step"
-
-    @property
-    def peak(self) -> int:
-        return self.params + self.optimizer_state + max(self.activations, self.grads)
+    peak: int = 0
+    phase: str = "forward end"
+    #: what is alive at the peak besides parameters and optimizer state
+    at_peak: dict[str, int] = field(default_factory=dict)
 
     def totals(self) -> dict[str, int]:
         return {"params": self.params, "grads": self.grads, "optimizer_state": self.optimizer_state,
@@ -120,7 +114,36 @@ class TrainingMemory:
 
     def to_dict(self) -> dict:
         return {**self.totals(), "optimizer": self.optimizer, "peak_phase": self.phase,
-                "notes": self.notes}
+                "at_peak": self.at_peak, "notes": self.notes}
+
+
+def timeline_peak(memory: TrainingMemory, rows, size: int) -> None:
+    """Set ``memory.peak`` by walking the step: the forward ends with every saved activation
+    alive (gradients None after the previous ``zero_grad``); each layer's backward, last
+    layer first, writes its parameters' gradients while grad_out and grad_input are alive
+    (temporaries), then frees what it saved; the optimizer step has every gradient alive."""
+    base = memory.params + memory.optimizer_state
+    alive = {"grads": 0, "activations": memory.activations, "temporaries": 0}
+    best = (base + memory.activations, "forward end", dict(alive))
+    seen: set = set()
+    for row, (saved, _) in zip(reversed(rows), reversed(memory.per_layer)):
+        node = row.node
+        if not any_grad(node):
+            continue
+        new = [(node.name, n) for n, p in node.params.items()
+               if p.trainable and not node.functional and (node.name, n) not in seen]
+        seen.update(new)
+        grads = sum(node.params[n].numel for _, n in new) * size
+        temp = prod(node.out_shape) * size + (prod(node.in_shape) * size if input_grad(node) else 0)
+        during = {"grads": alive["grads"] + grads, "activations": alive["activations"], "temporaries": temp}
+        if base + sum(during.values()) > best[0]:
+            best = (base + sum(during.values()), f"backward of {node.key}", during)
+        alive["grads"] += grads
+        alive["activations"] -= saved
+    step = {"grads": memory.grads, "activations": 0, "temporaries": 0}
+    if base + memory.grads > best[0]:
+        best = (base + memory.grads, "optimizer step", step)
+    memory.peak, memory.phase, memory.at_peak = best
 
 
 def training_memory(graph: Graph, report, optimizer: str) -> TrainingMemory:
@@ -146,8 +169,10 @@ def training_memory(graph: Graph, report, optimizer: str) -> TrainingMemory:
                 seen[key] = row.node.key
                 own += nbytes
         per_layer.append((own, why))
-    return TrainingMemory(
+    memory = TrainingMemory(
         params=totals["params"] * size + buffer_bytes, grads=trainable * size,
         optimizer_state=copies * trainable * size + steps * tensors * STEP_BYTES,
         activations=sum(b for b, _ in per_layer), per_layer=per_layer, optimizer=optimizer,
         notes=[f"{optimizer}: {what}" + (f" + a float32 step per parameter tensor ({tensors})" if steps else "")])
+    timeline_peak(memory, report.layers, size)
+    return memory

@@ -37,7 +37,7 @@ def training_grids(report) -> list[Grid]:
         mem = Grid([Col(f"training memory ({report.optimizer})"), Col("size", numeric=True)])
         for key, label in (("params", "parameters + buffers"), ("grads", "gradients (trainable)"),
                            ("optimizer_state", "optimizer state"), ("activations", "activations saved for backward"),
-                           ("peak", f"peak (at the {memory.phase})")):
+                           ("peak", f"peak ({memory.phase})")):
             mem.add(label, megabytes(memory.totals()[key]))
         grids.append(mem)
     return grids
