@@ -140,13 +140,14 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
     prefixes whose parameters are frozen; ``optimizer``: sgd, momentum, adam, adamw,
     adagrad, rmsprop or none), see :mod:`paramscope.training`.
     """
-    tools = parse_measure(measure)
-    from paramscope.training.analysis import analyze_train, check_mode
+    from paramscope.training.analysis import analyze_train, check_mode, split_memtracker
 
     if check_mode(mode) == "train":
-        return analyze_train(target, input_shape, batch=batch, overrides=overrides, tools=tools,
-                             dtype=dtype, fvcore_budget=fvcore_budget, freeze=freeze,
-                             optimizer=optimizer)
+        measure, memtracker = split_memtracker(measure)
+        return analyze_train(target, input_shape, batch=batch, overrides=overrides,
+                             tools=parse_measure(measure), dtype=dtype, fvcore_budget=fvcore_budget,
+                             freeze=freeze, optimizer=optimizer, memtracker=memtracker)
+    tools = parse_measure(measure)
     if freeze:
         raise ParamscopeError("--freeze applies to --mode train only")
     subject = subject_for(target, input_shape, batch, overrides, dtype)

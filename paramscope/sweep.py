@@ -162,6 +162,11 @@ def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterabl
 
     if dtype not in DTYPES:
         raise ParamscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    memtracker = False
+    if mode == "train":
+        from paramscope.training.analysis import split_memtracker
+
+        measure, memtracker = split_memtracker(measure)
     tools = parse_measure(measure)
     axes = dict(axes or {})
     grid = points(axes, list(inputs), zip)
@@ -170,7 +175,7 @@ def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterabl
     if mode == "train":
         from paramscope.training.analysis import train_point_analyser
 
-        analyse_point = train_point_analyser(t.text, dtype, tuple(freeze), optimizer)
+        analyse_point = train_point_analyser(t.text, dtype, tuple(freeze), optimizer, memtracker)
     # every input size is parsed before any point runs: a bad --input is an error, not a row
     shape_of = {size: _shape(size, default, batch) for size in dict.fromkeys(_hashable(s) for _, s in grid)}
     rows: list[SweepRow] = []

@@ -167,6 +167,8 @@ def trace(model, input_shape, dtype: str = "float32", *, grad: bool = False) -> 
     work = meta_model(model)
     rec = _Recorder(work)
     rec.grad = grad
+    if grad:
+        rec.token(x)  # the network input's storage is token 1, as in a spec's data flow
     handles = []
     try:
         for module in rec.names:

@@ -27,6 +27,11 @@ def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] 
     budget = parse_bytes(fvcore_budget) if fvcore_budget is not None else None
 
     overrides = parse_sets(sets)
+    memtracker = False
+    if train and train["mode"] == "train":  # training mode's extra tool: MemTracker
+        from paramscope.training.analysis import split_memtracker
+
+        measure, memtracker = split_memtracker(measure)
     tools = parse_measure(measure)
     shape = None
     if input is not None or batch is not None:
@@ -42,8 +47,8 @@ def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] 
     from paramscope.render.progress import status
 
     with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)):
-        return analyze(target, shape, overrides=overrides, measure=tools, dtype=dtype, fvcore_budget=budget,
-                       **(train or {}))
+        return analyze(target, shape, overrides=overrides, measure=tools + ("memtracker",) * memtracker,
+                       dtype=dtype, fvcore_budget=budget, **(train or {}))
 
 
 @app.command()

@@ -24,7 +24,9 @@ def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str
     from paramscope.analysis import parse_measure
     from paramscope.render.progress import status
 
-    tools = parse_measure(measure)
+    from paramscope.training.analysis import split_memtracker
+
+    tools = parse_measure(split_memtracker(measure)[0] if train and train["mode"] == "train" else measure)
     reports = []
     with status(f"analysing {targets[0]}", enabled=bool(tools) or len(targets) > 2) as update:
         for i, target in enumerate(targets):

@@ -32,7 +32,8 @@ OutputOpt = Annotated[Optional[str], typer.Option(
 
 # training mode (--mode train), shared by summary, check, compare, explain and sweep
 ModeOpt = Annotated[str, typer.Option(
-    "--mode", help="infer (forward only) or train: adds the backward pass and training memory.")]
+    "--mode", help="infer (forward only) or train: adds the backward pass and training memory "
+                   "(--measure all or memtracker then also runs MemTracker).")]
 FreezeOpt = Annotated[Optional[list[str]], typer.Option(
     "--freeze", help="--mode train: freeze the parameters under this module name (layer1, "
                      "layer4.2.conv1). Repeatable.", show_default=False)]

@@ -98,9 +98,21 @@ def train_subject(target: Any, input_shape=None, batch=None, overrides=None, dty
     return subject
 
 
+def split_memtracker(measure) -> tuple[Any, bool]:
+    """``(measure without "memtracker", run MemTracker?)``: training mode's extra tool runs
+    with ``all`` or when named (``"flop_counter,memtracker"``)."""
+    if measure == "all":
+        return measure, True
+    if measure is None or measure == "none":
+        return measure, False
+    names = [m.strip() for m in (measure.split(",") if isinstance(measure, str) else measure)]
+    rest = [n for n in names if n != "memtracker"]
+    return (rest or "none"), len(rest) != len(names)
+
+
 def train_report(subject, dtype: str = "float32", tools: tuple[str, ...] = (),
                  fvcore_budget: int | None = None, freeze: Iterable[str] = (),
-                 optimizer: str = "adamw") -> TrainReport:
+                 optimizer: str = "adamw", memtracker: bool = False) -> TrainReport:
     """The training Report of ``subject`` (from :func:`train_subject`)."""
     from paramscope.analysis import report_for
     from paramscope.training.memory import check_optimizer, training_memory
@@ -111,6 +123,10 @@ def train_report(subject, dtype: str = "float32", tools: tuple[str, ...] = (),
     report.backward = [backward_of(row.node) for row in report.layers]
     report.freeze, report.optimizer = tuple(freeze), optimizer
     report.memory = training_memory(subject.graph, report, optimizer)
+    if memtracker:
+        from paramscope.training.memtrack import reconcile_memory
+
+        report.measurers["memtracker"] = reconcile_memory(subject, report.memory, dtype)
     for kind in sorted({b.kind for b in report.backward if b.status == "unsupported"}):
         if kind not in base.unsupported:
             report.notes.append(f"no backward formula for {kind}: not in backward totals")
@@ -120,25 +136,22 @@ def train_report(subject, dtype: str = "float32", tools: tuple[str, ...] = (),
 
         run_measurers(report, subject, tools, fvcore_budget=fvcore_budget,
                       classes={"flop_counter": TrainFlopCounterMeasurer})
-        if "flop_counter" in tools:  # the training reconciliation: memory too
-            from paramscope.training.memtrack import reconcile_memory
-
-            report.measurers["memtracker"] = reconcile_memory(subject, report.memory, dtype)
     return report
 
 
 def analyze_train(target: Any, input_shape=None, *, batch=None, overrides=None, tools=(),
                   dtype: str = "float32", fvcore_budget=None, freeze: Iterable[str] = (),
-                  optimizer: str = "adamw") -> TrainReport:
+                  optimizer: str = "adamw", memtracker: bool = False) -> TrainReport:
     """Training analysis of a target (see :func:`paramscope.analysis.analyze`)."""
     from paramscope.training.memory import check_optimizer
 
     check_optimizer(optimizer)
     subject = train_subject(target, input_shape, batch, overrides, dtype, freeze)
-    return train_report(subject, dtype, tools, fvcore_budget, freeze, optimizer)
+    return train_report(subject, dtype, tools, fvcore_budget, freeze, optimizer, memtracker)
 
 
-def train_point_analyser(target: str, dtype: str, freeze: tuple[str, ...], optimizer: str):
+def train_point_analyser(target: str, dtype: str, freeze: tuple[str, ...], optimizer: str,
+                         memtracker: bool = False):
     """A sweep's per-point analyser in training mode (``analyse(overrides, shape, tools, budget)``)."""
     from paramscope.training.memory import check_optimizer
 
@@ -146,6 +159,7 @@ def train_point_analyser(target: str, dtype: str, freeze: tuple[str, ...], optim
 
     def analyse(overrides, shape, tools, fvcore_budget):
         return analyze_train(target, shape, overrides=overrides, tools=tools, dtype=dtype,
-                             fvcore_budget=fvcore_budget, freeze=freeze, optimizer=optimizer)
+                             fvcore_budget=fvcore_budget, freeze=freeze, optimizer=optimizer,
+                             memtracker=memtracker)
 
     return analyse

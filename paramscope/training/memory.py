@@ -107,6 +107,11 @@ class TrainingMemory:
     phase: str = "forward end"
     #: what is alive at the peak besides parameters and optimizer state
     at_peak: dict[str, int] = field(default_factory=dict)
+    #: bytes of the network input among the saved activations (the first layer's input)
+    input_saved: int = 0
+    #: bytes of the network output, held by the training loop through the backward
+    output: int = 0
+    saved_input: list[int] = field(default_factory=list)  # per layer, part of per_layer
 
     def totals(self) -> dict[str, int]:
         return {"params": self.params, "grads": self.grads, "optimizer_state": self.optimizer_state,
@@ -119,14 +124,19 @@ class TrainingMemory:
 
 def timeline_peak(memory: TrainingMemory, rows, size: int) -> None:
     """Set ``memory.peak`` by walking the step: the forward ends with every saved activation
-    alive (gradients None after the previous ``zero_grad``); each layer's backward, last
-    layer first, writes its parameters' gradients while grad_out and grad_input are alive
-    (temporaries), then frees what it saved; the optimizer step has every gradient alive."""
+    and the output alive (gradients None after the previous ``zero_grad``); the backward
+    starts from a summed scalar loss (the loss and its gradient: 2 elements; the output's
+    gradient is that scalar expanded, no memory); each layer's backward, last layer first,
+    writes its parameters' gradients while grad_out and grad_input are alive (temporaries),
+    then frees what it saved; the optimizer step has every gradient and the output alive."""
     base = memory.params + memory.optimizer_state
-    alive = {"grads": 0, "activations": memory.activations, "temporaries": 0}
-    best = (base + memory.activations, "forward end", dict(alive))
+    alive = {"grads": 0, "activations": memory.activations - memory.input_saved + memory.output,
+             "temporaries": 0, "input batch": memory.input_saved}
+    best = (base + sum(alive.values()), "forward end", dict(alive))
     seen: set = set()
-    for row, (saved, _) in zip(reversed(rows), reversed(memory.per_layer)):
+    loss = 2 * size  # the summed loss and its gradient, alive through the backward
+    for row, (saved, _), inputs in zip(reversed(rows), reversed(memory.per_layer),
+                                       reversed(memory.saved_input)):
         node = row.node
         if not any_grad(node):
             continue
@@ -134,15 +144,20 @@ def timeline_peak(memory: TrainingMemory, rows, size: int) -> None:
                if p.trainable and not node.functional and (node.name, n) not in seen]
         seen.update(new)
         grads = sum(node.params[n].numel for _, n in new) * size
-        temp = prod(node.out_shape) * size + (prod(node.in_shape) * size if input_grad(node) else 0)
-        during = {"grads": alive["grads"] + grads, "activations": alive["activations"], "temporaries": temp}
+        # grad_out (none for the output itself: the gradient of a summed loss is an expanded
+        # scalar) and grad_input
+        grad_out = prod(node.out_shape) * size if row is not rows[-1] else 0
+        temp = grad_out + (prod(node.in_shape) * size if input_grad(node) else 0)
+        during = {**alive, "grads": alive["grads"] + grads, "temporaries": temp,
+                  "activations": alive["activations"] + loss}
         if base + sum(during.values()) > best[0]:
             best = (base + sum(during.values()), f"backward of {node.key}", during)
         alive["grads"] += grads
-        alive["activations"] -= saved
-    step = {"grads": memory.grads, "activations": 0, "temporaries": 0}
-    if base + memory.grads > best[0]:
-        best = (base + memory.grads, "optimizer step", step)
+        alive["activations"] -= saved - inputs
+        alive["input batch"] -= inputs
+    step = {"grads": memory.grads, "activations": memory.output, "temporaries": 0, "input batch": 0}
+    if base + sum(step.values()) > best[0]:
+        best = (base + sum(step.values()), "optimizer step", step)
     memory.peak, memory.phase, memory.at_peak = best
 
 
@@ -158,21 +173,26 @@ def training_memory(graph: Graph, report, optimizer: str) -> TrainingMemory:
     tensors = sum(1 for n in graph if n.counts_params for p in n.params.values() if p.trainable)
     tensors += sum(1 for ps in graph.container_params.values() for p in ps.values() if p.trainable)
     copies, what, steps = STATE[optimizer]
-    per_layer, seen = [], {}
+    per_layer, seen, saved_input = [], {}, []
     for row in report.layers:
         saved, why = saved_tensors(row.node, size)
-        own = 0
+        own = inputs = 0
         for key, nbytes in saved:
             if key in seen:
                 why += f" (shared with {seen[key]})"
             else:
                 seen[key] = row.node.key
                 own += nbytes
+                inputs += nbytes if key == 1 else 0  # token 1: the network input
         per_layer.append((own, why))
+        saved_input.append(inputs)
     memory = TrainingMemory(
         params=totals["params"] * size + buffer_bytes, grads=trainable * size,
         optimizer_state=copies * trainable * size + steps * tensors * STEP_BYTES,
         activations=sum(b for b, _ in per_layer), per_layer=per_layer, optimizer=optimizer,
         notes=[f"{optimizer}: {what}" + (f" + a float32 step per parameter tensor ({tensors})" if steps else "")])
+    memory.saved_input = saved_input
+    memory.input_saved = sum(saved_input)
+    memory.output = prod(report.layers[-1].node.out_shape) * size if report.layers else 0
     timeline_peak(memory, report.layers, size)
     return memory

@@ -78,8 +78,11 @@ def reconcile_memory(subject, memory, dtype: str) -> MeasurerResult:
     except Exception as err:  # the tool failed: its column only
         text = " ".join(str(err).split())[:300]
         return MeasurerResult("memtracker", CONVENTION, "failed", note=f"{type(err).__name__}: {text}")
+    # MemTracker's rule: tensors allocated before it starts (the input batch) are not tracked
+    untracked = memory.at_peak.get("input batch", 0)
+    tool_peak = memory.peak - untracked
     predicted = {"params": memory.params, "grads": memory.grads, "optimizer_state": memory.optimizer_state,
-                 "peak": memory.peak}
+                 "peak": tool_peak}
     measured = {"params": m.get("param", 0) + m.get("buffer", 0), "grads": m["grads_after_backward"],
                 "optimizer_state": m.get("opt", 0), "peak": m.get("total", 0)}
     at_peak = {"param": memory.params, "opt": memory.optimizer_state,
@@ -87,21 +90,21 @@ def reconcile_memory(subject, memory, dtype: str) -> MeasurerResult:
                "temp": memory.at_peak["temporaries"]}
     names = {"param": "parameters + buffers", "grad": "gradients", "act": "activations",
              "temp": "temporaries", "opt": "optimizer state", "oth": "other"}
-    diffs = {}
+    diffs = {"input batch (allocated before tracking; paramscope counts it)": -untracked} if untracked else {}
     for key, label in names.items():
         got = m.get(key, 0) + (m.get("buffer", 0) if key == "param" else 0)
         if got - at_peak.get(key, 0):
             diffs[label] = got - at_peak.get(key, 0)
     exact = all(predicted[k] == measured[k] for k in ("params", "grads", "optimizer_state"))
-    close = abs(memory.peak - measured["peak"]) <= TOLERANCE * measured["peak"]
+    close = abs(tool_peak - measured["peak"]) <= TOLERANCE * measured["peak"]
     status = "match" if exact and close else "mismatch"
-    note = (f"peak {memory.peak - measured['peak']:+,} bytes "
-            f"({(memory.peak - measured['peak']) / max(measured['peak'], 1):+.2%}; tolerance {TOLERANCE:.0%}); "
+    note = (f"tracked peak {tool_peak - measured['peak']:+,} bytes "
+            f"({(tool_peak - measured['peak']) / max(measured['peak'], 1):+.2%}; tolerance {TOLERANCE:.0%}); "
             "params, grads and optimizer state " + ("equal" if exact else "DIFFER")
-            + "; measured - predicted at the peak: "
+            + "; measured - paramscope at the peak: "
             + (", ".join(f"{k} {v:+,}" for k, v in diffs.items()) or "none"))
     return MeasurerResult("memtracker", CONVENTION, status, total={"peak bytes": measured["peak"]},
-                          predicted={"peak bytes": memory.peak}, note=note,
+                          predicted={"peak bytes": tool_peak}, note=note,
                           extra={"metric": "peak bytes", "compared_with": "training peak",
                                  "difference_by_category": diffs,
                                  "checks": {k: {"predicted": predicted[k], "measured": measured[k]}
