@@ -84,6 +84,21 @@ def _attention_parts(fwd: Cost, q: bool, k: bool, v: bool) -> list[tuple[str, st
     return [(label, t.expression, t.value) for label, t, needed in wanted if needed]
 
 
+def _softmax_scaling(fwd: Cost, scores_need: bool, scaled_need: bool) -> list[tuple[str, str, int]]:
+    """Non-MAC gradients: the softmax's (its forward FLOPs per score + 1 multiply by grad_out,
+    as the Softmax kind's backward) when the scores need one, and the 1/√d scaling's (1 per
+    element, as forward) when the scaled operand does."""
+    term = {t.quantity: t for t in fwd.terms}
+    softmax, scaling = term["flops (softmax)"], term["flops (1/√d scaling)"]
+    scores, shape = softmax.value // SOFTMAX_FLOPS, softmax.expression.split(" × ", 1)[1]
+    out = []
+    if scores_need:
+        out.append(("grad softmax", f"{SOFTMAX_FLOPS + 1} × {shape}", (SOFTMAX_FLOPS + 1) * scores))
+    if scaled_need:
+        out.append(("grad 1/√d scaling", scaling.expression, scaling.value))
+    return out
+
+
 @backward("MultiheadAttention")
 def multi_head_attention_backward(node: LayerNode) -> Backward:
     """Projections: grad_input (each the forward MACs) when query / key / value requires grad,
@@ -121,7 +136,8 @@ def multi_head_attention_backward(node: LayerNode) -> Backward:
     if g.get("out_proj_bias"):
         bias.append(dims((L, N, E)))
     flops = (L * N * E + 2 * S * N * E) * bool(g.get("in_proj_bias")) + L * N * E * bool(g.get("out_proj_bias"))
-    return summed(node.kind, parts, bias=(" + ".join(bias), flops) if bias else None,
+    extra = _softmax_scaling(fwd, need["q"] or need["k"], need["q"])
+    return summed(node.kind, parts, extra, bias=(" + ".join(bias), flops) if bias else None,
                   note="projection and attention gradients, each the forward MACs of its product")
 
 
@@ -129,6 +145,6 @@ def multi_head_attention_backward(node: LayerNode) -> Backward:
 def scaled_dot_product_attention_backward(node: LayerNode) -> Backward:
     """The Q·Kᵀ and softmax·V gradients for the operands that require grad."""
     fwd = scaled_dot_product_attention(node)
-    parts = _attention_parts(fwd, input_grad(node, "query"), input_grad(node, "key"),
-                             input_grad(node, "value"))
-    return summed(node.kind, parts, note="softmax and scaling gradients not counted")
+    q, k = input_grad(node, "query"), input_grad(node, "key")
+    parts = _attention_parts(fwd, q, k, input_grad(node, "value"))
+    return summed(node.kind, parts, _softmax_scaling(fwd, q or k, q or k))
