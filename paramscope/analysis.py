@@ -143,16 +143,32 @@ def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
 
 def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None = None,
             overrides: dict[str, Any] | None = None, measure: str | Iterable[str] | None = DEFAULT_MEASURERS,
-            dtype: str = "float32", fvcore_budget: int | None = None) -> Report:
+            dtype: str = "float32", fvcore_budget: int | None = None, mode: str = "infer",
+            freeze: Iterable[str] = (), optimizer: str = "adamw") -> Report:
     """Analyse a built-in name, YAML path, ``module:callable`` factory or an nn.Module.
 
     ``input_shape`` includes the batch (``(1, 3, 224, 224)``); ``measure`` names the
     tools to run (``"none"`` for formulas only).  The model passed in is left untouched.
+    ``mode="train"`` adds the backward pass and training memory (``freeze``: module-name
+    prefixes whose parameters are frozen; ``optimizer``: sgd, momentum, adam, adamw,
+    adagrad, rmsprop or none), see :mod:`paramscope.training`.
     """
     from paramscope.sandbox import user_code
+    from paramscope.training.analysis import analyze_train, check_mode, split_memtracker
 
-    tools = parse_measure(measure)
     label = target if isinstance(target, str) else type(target).__name__
+    if check_mode(mode) == "train":
+        measure, memtracker = split_memtracker(measure)
+        with user_code(label) as captured:
+            report = analyze_train(target, input_shape, batch=batch, overrides=overrides,
+                                   tools=parse_measure(measure), dtype=dtype,
+                                   fvcore_budget=fvcore_budget, freeze=freeze,
+                                   optimizer=optimizer, memtracker=memtracker)
+        report.notes.extend(captured.notes())
+        return report
+    tools = parse_measure(measure)
+    if freeze:
+        raise ParamscopeError("--freeze applies to --mode train only")
     with user_code(label) as captured:  # factories, forward passes and tools' imports
         subject = subject_for(target, input_shape, batch, overrides, dtype)
         report = report_for(subject, dtype, tools, fvcore_budget)

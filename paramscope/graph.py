@@ -99,6 +99,18 @@ class LayerNode:
     #: (:class:`paramscope.formulas.aten.AtenCall`), from which tools' counts are predicted.
     aten: tuple = ()
 
+
+    #: training analyses only: whether each tensor input requires grad, by role --
+    #: ``"input"``, ``"input1"`` ... in argument order, plus argument names for ops that
+    #: take weights (``"weight"``, ``"bias"``; attention's ``"query"``, ``"in_proj_weight"``
+    #: ...).  Empty for inference graphs.  Module parameters carry ``ParamInfo.trainable``.
+    requires_grad: Mapping[str, bool] = field(default_factory=dict)
+    #: training analyses only: ``(tokens of the tensor inputs, token of the output)``; two
+    #: calls that see the same token see the same tensor storage (an in-place op or a view
+    #: keeps its input's token), so a tensor saved for backward by both is counted once.
+    #: Token 0 is not an activation (a parameter).  ``()`` for inference graphs.
+    flow: tuple = ()
+
     @property
     def in_shape(self) -> Shape:
         """The first input's shape (most layers have exactly one input)."""

@@ -138,6 +138,7 @@ class Sweep:
     keys: list[str]
     rows: list[SweepRow]
     measure: tuple[str, ...] = ()
+    mode: str = "infer"
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "keys": self.keys, "measure": list(self.measure),
@@ -146,12 +147,14 @@ class Sweep:
 
 def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterable[Any] = (),
           *, batch: int | None = None, zip: bool = False, measure: Any = "none",
-          dtype: str = "float32", fvcore_budget: int | None = None) -> Sweep:
+          dtype: str = "float32", fvcore_budget: int | None = None, mode: str = "infer",
+          freeze: Iterable[str] = (), optimizer: str = "adamw") -> Sweep:
     """Analyse ``target`` at every point of ``axes`` × ``inputs``.
 
     ``axes`` maps a spec parameter (or factory keyword) to its values; ``inputs`` are
     ``--input`` strings (``"224"``, ``"3x320x320"``) or shapes with the batch; ``batch``
-    applies to every point.  A point that fails (say, a width not divisible by its groups)
+    applies to every point.  ``mode="train"`` analyses each point for training (``freeze``,
+    ``optimizer`` as in :func:`paramscope.analyze`).  A point that fails (say, a width not divisible by its groups)
     gets ``error`` and the sweep goes on; if every point fails, the first error is raised.
     """
     from paramscope.analysis import DTYPES, parse_measure
@@ -159,11 +162,20 @@ def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterabl
 
     if dtype not in DTYPES:
         raise ParamscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    memtracker = False
+    if mode == "train":
+        from paramscope.training.analysis import split_memtracker
+
+        measure, memtracker = split_memtracker(measure)
     tools = parse_measure(measure)
     axes = dict(axes or {})
     grid = points(axes, list(inputs), zip)
     t = parse_target(target)
     default, analyse_point = (_spec_points(t, dtype) if t.kind == "spec" else _factory_points(t, dtype))
+    if mode == "train":
+        from paramscope.training.analysis import train_point_analyser
+
+        analyse_point = train_point_analyser(t.text, dtype, tuple(freeze), optimizer, memtracker)
     # every input size is parsed before any point runs: a bad --input is an error, not a row
     shape_of = {size: _shape(size, default, batch) for size in dict.fromkeys(_hashable(s) for _, s in grid)}
     rows: list[SweepRow] = []
@@ -189,7 +201,7 @@ def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterabl
     base = good[0].totals if good else {}
     for row in good:
         row.ratio = {k: (row.totals[k] / base[k] if base.get(k) else None) for k in RATIO_KEYS}
-    return Sweep(t.text, list(axes), rows, tools)
+    return Sweep(t.text, list(axes), rows, tools, mode)
 
 
 def _hashable(size: Any) -> Any:
@@ -245,8 +257,9 @@ def _factory_points(t, dtype):
 # ----------------------------------------------------------------------------- text forms
 
 def columns(result: Sweep) -> list[str]:
+    train = ["backward MACs", "train FLOPs", "train peak"] if result.mode == "train" else []
     return [*result.keys, "input", "params", "MACs", "FLOPs", "activations",
-            "params ×", "MACs ×", "FLOPs ×", *result.measure]
+            "params ×", "MACs ×", "FLOPs ×", *train, *result.measure]
 
 
 def cells(result: Sweep, row: SweepRow, raw: bool = False) -> list[str]:
@@ -265,6 +278,10 @@ def cells(result: Sweep, row: SweepRow, raw: bool = False) -> list[str]:
         values += [f"{t['params']:,}", _short(t["macs"]), _short(t["flops"]),
                    f"{t['activation_bytes'] / 1e6:,.2f} MB"]
         values += ["--" if row.ratio.get(k) is None else f"{row.ratio[k]:.3f}" for k in ("params", "macs", "flops")]
+    if result.mode == "train":
+        train = (t["backward_macs"], t["flops"] + t["backward_flops"], t["training_memory"]["peak"])
+        values += ([str(v) for v in train] if raw else
+                   [_short(train[0]), _short(train[1]), f"{train[2] / 1e6:,.2f} MB"])
     values += [row.measurers.get(tool, {}).get("status", "") for tool in result.measure]
     return values
 

@@ -37,20 +37,22 @@ PURE_OPS = frozenset("""
     full_like zeros ones empty full arange _assert zero_ fill_ masked_fill masked_fill_
 """.split())
 
-def trace(model, input_shape, dtype: str = "float32") -> Graph:
+def trace(model, input_shape, dtype: str = "float32", *, grad: bool = False) -> Graph:
     """The Graph of ``model`` on an input of ``input_shape`` (batch included).
 
     Runs one forward pass on a meta clone; raises :class:`ParamscopeError` with a
     one-line message when the shape/dtype is invalid or the forward pass fails.
+    ``grad=True`` runs it with autograd on and records, per node, which tensor inputs
+    require grad (``LayerNode.requires_grad``), as a training analysis needs.
     """
     import torch
 
     x = example_input(input_shape, dtype)
     work = meta_model(model)
-    rec = _record(model, work, x)
+    rec = _record(model, work, x, grad=grad)
     unfaithful = _params_differ(rec.nodes)
     if unfaithful:  # cost those modules from the ops they run, not as their kind
-        rec = _record(model, work, x, unfaithful)
+        rec = _record(model, work, x, unfaithful, grad=grad)
     return Graph(nodes=rec.nodes, input_shape=tuple(x.shape), source="module", dtype=dtype,
                  modules={name: _display_kind(m) for m, name in rec.names.items()},
                  unrecorded_ops=dict(rec.unrecorded), container_params=rec.container_params(),
@@ -91,17 +93,20 @@ def _params_differ(nodes) -> frozenset:
     return frozenset(names)
 
 
-def _record(model, work, x, unfaithful: frozenset = frozenset()) -> "_Recorder":
+def _record(model, work, x, unfaithful: frozenset = frozenset(), *, grad: bool = False) -> "_Recorder":
     """One forward pass of ``work`` with the recorder's hooks and modes, hooks removed after."""
     import torch
 
     rec = _Recorder(work, unfaithful)
+    rec.grad = grad
+    if grad:
+        rec.token(x)  # the network input's storage is token 1, as in a spec's data flow
     handles = []
     try:
         for module in rec.names:
             handles.append(module.register_forward_pre_hook(rec.enter, with_kwargs=True))
             handles.append(module.register_forward_hook(rec.leave, with_kwargs=True))
-        with torch.no_grad(), _function_recorder(rec), _aten_collector(rec):
+        with torch.set_grad_enabled(grad), _function_recorder(rec), _aten_collector(rec):
             work(x)
     except ParamscopeError:
         raise
@@ -301,6 +306,9 @@ class _Recorder:
         self.called: dict = {}  # modules whose forward ran, in call order
         self.busy = False  # True while our own hook code runs (ignore its tensor ops)
         self.collecting: list[list] = []  # aten ops of the function calls being recorded
+        self.grad = False  # record LayerNode.requires_grad and flow (training analyses)
+        self.tokens: dict[int, int] = {}
+        self.keep: list = []
         self.owners: dict[int, str] = {}  # id(tensor) -> first "<module>.<param>"
         self._param_info = {m: self._infos(m, m._parameters) for m in self.names}
 
@@ -355,7 +363,9 @@ class _Recorder:
                 in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
                 out_shape=out_shape, params=self._param_info[module],
                 buffers=self._infos(module, module._buffers), call_index=index,
-                dtype=_dtype_name(out), training=bool(module.training)))
+                dtype=_dtype_name(out), training=bool(module.training),
+                requires_grad=self.grad_flags([*args, *kwargs.values()]),
+                flow=self.flow([*args, *kwargs.values()], out)))
         finally:
             self.busy = False
 
@@ -404,7 +414,54 @@ class _Recorder:
             in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
             out_shape=out_shape, call_index=index,
             dtype=_dtype_name(out), functional=True, training=bool(owner.training),
-            aten=tuple(calls)))
+            aten=tuple(calls),
+            requires_grad=self.grad_flags([*args, *kwargs.values()], _named_args(name, args, kwargs)),
+            flow=self.flow([*args, *kwargs.values()], out)))
+
+    def flow(self, values, out) -> tuple:
+        """``LayerNode.flow``: storage tokens of the inputs and the output (training only)."""
+        if not self.grad:
+            return ()
+        return tuple(self.token(t) for t in _tensors(values)), self.token(out)
+
+    def token(self, t) -> int:
+        """A number per tensor storage (a view shares its base's); 0 for a parameter."""
+        import torch
+
+        if t is None or isinstance(t, torch.nn.Parameter):
+            return 0
+        base = t._base if t._base is not None else t
+        self.keep.append(base)  # keeps ids unique while the trace runs
+        return self.tokens.setdefault(id(base), len(self.tokens) + 1)
+
+    def grad_flags(self, values, named=None) -> dict[str, bool]:
+        """``{"input": …, "input1": …, <argument name>: …}``: requires_grad of each tensor
+        input (only when tracing for training)."""
+        if not self.grad:
+            return {}
+        flags = {("input" if i == 0 else f"input{i}"): bool(t.requires_grad)
+                 for i, t in enumerate(_tensors(values))}
+        flags.update({k: bool(v.requires_grad) for k, v in (named or {}).items()
+                      if hasattr(v, "requires_grad")})
+        return flags
+
+
+def _named_args(name: str, args, kwargs) -> dict[str, Any]:
+    """Tensor arguments of a weighted or attention op by argument name."""
+    from paramscope.formulas.attention import MHA_ARGS
+    from paramscope.formulas.hparams import bind
+
+    if name in ("linear", "conv1d", "conv2d", "conv3d"):
+        names: tuple[str, ...] = ("input", "weight", "bias")
+    elif name == "multi_head_attention_forward":
+        names = MHA_ARGS + ("training", "key_padding_mask", "need_weights", "attn_mask",
+                             "use_separate_proj_weight", "q_proj_weight", "k_proj_weight",
+                             "v_proj_weight")
+    elif name == "scaled_dot_product_attention":
+        names = ("query", "key", "value")
+    else:
+        return {}
+    return bind(names, args, kwargs)
 
 
 #: C namespaces of torch's submodules -> how users spell them (torch._C._fft.fft_rfft2 is

@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.main import app, fail
-from paramscope.cli.options import (BatchOpt, ExportFormatOpt, ImportPathOpt, InputOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
-                                    parse_input, parse_sets)
+from paramscope.cli.options import (BatchOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt, InputOpt, ModeOpt,
+                                    OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice, parse_input,
+                                    parse_sets, train_options)
 
 MeasureOpt = Annotated[str, typer.Option(
     "--measure", "-m", help="Tools to run: torchinfo,fvcore,flop_counter, all, or none (formulas only).")]
@@ -19,13 +20,18 @@ FvcoreBudgetOpt = Annotated[Optional[str], typer.Option(
 
 
 def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] | None,
-             measure: str, dtype: str, fvcore_budget: str | None = None):
+             measure: str, dtype: str, fvcore_budget: str | None = None, train: dict | None = None):
     from paramscope.analysis import analyze, parse_measure
     from paramscope.inputs import parse_bytes
 
     budget = parse_bytes(fvcore_budget) if fvcore_budget is not None else None
 
     overrides = parse_sets(sets)
+    memtracker = False
+    if train and train["mode"] == "train":  # training mode's extra tool: MemTracker
+        from paramscope.training.analysis import split_memtracker
+
+        measure, memtracker = split_memtracker(measure)
     tools = parse_measure(measure)
     shape = None
     if input is not None or batch is not None:
@@ -41,7 +47,8 @@ def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] 
     from paramscope.render.progress import status
 
     with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)):
-        return analyze(target, shape, overrides=overrides, measure=tools, dtype=dtype, fvcore_budget=budget)
+        return analyze(target, shape, overrides=overrides, measure=tools + ("memtracker",) * memtracker,
+                       dtype=dtype, fvcore_budget=budget, **(train or {}))
 
 
 @app.command()
@@ -51,15 +58,17 @@ def summary(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, s
                 "--depth", "-d", help="Group rows by module depth (1: conv1, layer1 … fc) with subtotals.",
                 show_default=False)] = None,
             output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None,
-            import_path: ImportPathOpt = None) -> None:
+            import_path: ImportPathOpt = None, mode: ModeOpt = "infer",
+            freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw") -> None:
     """Per-layer params, MACs and measured figures with totals, memory and a reconciliation per tool."""
     from paramscope.render.export import FORMATS, check_output, publish
 
     parse_choice("--format", fmt, FORMATS)
     check_output(output)
+    train = train_options(mode, freeze, optimizer)
     if depth is not None and depth < 1:
         raise fail(f"--depth must be a positive integer, got {depth}")
-    report = _analyze(target, input, batch, set, measure, dtype, fvcore_budget)
+    report = _analyze(target, input, batch, set, measure, dtype, fvcore_budget, train)
     from paramscope.render import summary as render
 
     publish(fmt, output,
@@ -75,6 +84,7 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
           input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
           measure: MeasureOpt = "all", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
           fvcore_budget: FvcoreBudgetOpt = None, import_path: ImportPathOpt = None,
+          mode: ModeOpt = "infer", freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw",
           allow_incomplete: Annotated[bool, typer.Option(
               "--allow-incomplete", help="Pass even when some op has no formula (named in the report).")] = False) -> None:
     """Exit 0 when every tool's per-layer figures equal paramscope's predictions and every op
@@ -83,6 +93,7 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
 
     parse_choice("--format", fmt, FORMATS)
     check_output(output)
+    train = train_options(mode, freeze, optimizer)
     names = list(targets or [])
     if all_:
         from paramscope.api import builtin_targets
@@ -97,7 +108,7 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
     with status(f"checking {names[0]}", enabled=len(names) > 1) as update:
         for i, name in enumerate(names):
             update(f"checking {name} ({i + 1}/{len(names)})")
-            report = _analyze(name, input, batch, set, measure, "float32", fvcore_budget)
+            report = _analyze(name, input, batch, set, measure, "float32", fvcore_budget, train)
             bad = [r for r in report.layers if r.status == "mismatch"]
             results.append((name, report, bad))
     publish(fmt, output,

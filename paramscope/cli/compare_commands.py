@@ -9,8 +9,8 @@ import typer
 
 from paramscope.cli.analysis_commands import DtypeOpt, _analyze
 from paramscope.cli.main import app, fail
-from paramscope.cli.options import (BatchOpt, ExportFormatOpt, ImportPathOpt, InputOpt, OutputOpt, SetOpt, TargetArg,
-                                    parse_choice)
+from paramscope.cli.options import (BatchOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt, InputOpt, ModeOpt,
+                                    OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice, train_options)
 from paramscope.render.export import FORMATS
 
 CompareMeasureOpt = Annotated[str, typer.Option(
@@ -19,18 +19,20 @@ CompareMeasureOpt = Annotated[str, typer.Option(
 PLOT_TYPES = (".png", ".svg")
 
 
-def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str):
+def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str, train: dict | None = None):
     """Reports for each target, with a spinner on stderr when that takes a while."""
     from paramscope.analysis import parse_measure
     from paramscope.render.progress import status
 
-    tools = parse_measure(measure)
+    from paramscope.training.analysis import split_memtracker
+
+    tools = parse_measure(split_memtracker(measure)[0] if train and train["mode"] == "train" else measure)
     reports = []
     with status(f"analysing {targets[0]}", enabled=bool(tools) or len(targets) > 2) as update:
         for i, target in enumerate(targets):
             update(f"analysing {target} ({i + 1}/{len(targets)})"
                    + (f", measuring with {', '.join(tools)}" if tools else ""))
-            reports.append(_analyze(target, input, batch, sets, measure, dtype))
+            reports.append(_analyze(target, input, batch, sets, measure, dtype, train=train))
     return reports
 
 
@@ -54,16 +56,18 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
                 show_default=False)] = None,
             layers: Annotated[bool, typer.Option("--layers/--no-layers",
                                                  help="Show the per-layer section.")] = True,
-            import_path: ImportPathOpt = None) -> None:
+            import_path: ImportPathOpt = None, mode: ModeOpt = "infer", freeze: FreezeOpt = None,
+            optimizer: OptimizerOpt = "adamw") -> None:
     """Side-by-side costs, ratios to the first target, per-stage subtotals and bar charts."""
     parse_choice("--format", fmt, FORMATS)
+    train = train_options(mode, freeze, optimizer)
     if len(targets) < 2:
         raise fail("compare needs at least two targets (paramscope summary shows one)")
     if plot is not None:
         _check_plot(plot)
     from paramscope.render import compare as render
 
-    cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype), _labels(targets))
+    cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype, train), _labels(targets))
     from paramscope.render.export import csv_text, publish
 
     publish(fmt, output,
@@ -96,14 +100,16 @@ def explain(target: TargetArg,
                 "--quantity", "-q", help="Which derivations: params, macs, flops (comma list) or all.")] = "params,macs",
             input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
             dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
-            import_path: ImportPathOpt = None) -> None:
+            import_path: ImportPathOpt = None, mode: ModeOpt = "infer", freeze: FreezeOpt = None,
+            optimizer: OptimizerOpt = "adamw") -> None:
     """The derivation of every figure from the formulas: per layer, per stage, the total."""
     parse_choice("--format", fmt, FORMATS)
+    train = train_options(mode, freeze, optimizer)
     from paramscope.render import explain as render
     from paramscope.render.export import csv_text, publish
 
     quantities = _quantities(quantity)
-    report = _analyze(target, input, batch, set, "none", dtype)
+    report = _analyze(target, input, batch, set, "none", dtype, train=train)
     scopes = [*(layer_args or []), *(layer or [])]
     exps = [render.explain(report, scope, quantities) for scope in scopes] if scopes else [
         render.explain(report, None, quantities)]

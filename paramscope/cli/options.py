@@ -42,3 +42,26 @@ ImportPathOpt = Annotated[Optional[list[str]], typer.Option(
     "--import-path", help="Also allow spec 'import:' from DIR (by default only the spec's own "
                           "directory tree and the built-in library; also PARAMSCOPE_IMPORT_PATH). "
                           "Repeatable.", callback=_allow_imports, metavar="DIR", show_default=False)]
+# training mode (--mode train), shared by summary, check, compare, explain and sweep
+ModeOpt = Annotated[str, typer.Option(
+    "--mode", help="infer (forward only) or train: adds the backward pass and training memory "
+                   "(--measure all or memtracker then also runs MemTracker).")]
+FreezeOpt = Annotated[Optional[list[str]], typer.Option(
+    "--freeze", help="--mode train: freeze the parameters under this module name (layer1, "
+                     "layer4.2.conv1). Repeatable.", show_default=False)]
+OptimizerOpt = Annotated[str, typer.Option(
+    "--optimizer", help="--mode train: the optimizer whose state is counted: sgd, momentum, adam, "
+                        "adamw, adagrad, rmsprop or none.")]
+
+
+def train_options(mode: str, freeze: list[str] | None, optimizer: str) -> dict:
+    """The analyze() keywords of the training options, validated (no torch import)."""
+    from paramscope.errors import ParamscopeError
+    from paramscope.training.analysis import check_mode
+    from paramscope.training.memory import check_optimizer
+
+    check_mode(mode)
+    check_optimizer(optimizer)
+    if mode != "train" and (freeze or optimizer != "adamw"):
+        raise ParamscopeError("--freeze and --optimizer need --mode train")
+    return {"mode": mode, "freeze": tuple(freeze or ()), "optimizer": optimizer}

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.main import app
-from paramscope.cli.options import BatchOpt, ImportPathOpt, TargetArg, parse_choice
+from paramscope.cli.options import (BatchOpt, FreezeOpt, ImportPathOpt, ModeOpt, OptimizerOpt, TargetArg,
+                                    parse_choice, train_options)
 
 SweepSetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", "-s", help="A parameter and its values: key=v1,v2,... (YAML scalars or flow lists: "
@@ -30,13 +31,15 @@ SweepFormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json
 def sweep_command(target: TargetArg, set: SweepSetOpt = None, zip_: ZipOpt = False,
                   input: SweepInputOpt = None, batch: BatchOpt = None, measure: SweepMeasureOpt = "none",
                   dtype: SweepDtypeOpt = "float32", fmt: SweepFormatOpt = "table",
-                  import_path: ImportPathOpt = None) -> None:
+                  import_path: ImportPathOpt = None, mode: ModeOpt = "infer",
+                  freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw") -> None:
     """One row per point of a design space: params, MACs, FLOPs, activations and ratios to the first row."""
     from paramscope.sweep import parse_axes, parse_inputs, sweep, to_csv, to_markdown
 
     parse_choice("--format", fmt, ("table", "json", "csv", "markdown"))
+    train = train_options(mode, freeze, optimizer)
     result = sweep(target, parse_axes(set), parse_inputs(input), batch=batch, zip=zip_,
-                   measure=measure, dtype=dtype)
+                   measure=measure, dtype=dtype, **train)
     from paramscope.render.export import deliver
 
     if fmt == "json":
@@ -53,7 +56,8 @@ def _print_table(result) -> None:
     from paramscope.render.console import make_console, simple_table
     from paramscope.sweep import cells, columns
 
-    numeric = ("params", "MACs", "FLOPs", "activations", "params ×", "MACs ×", "FLOPs ×")
+    numeric = ("params", "MACs", "FLOPs", "activations", "params ×", "MACs ×", "FLOPs ×",
+               "backward MACs", "train FLOPs", "train peak")
     table = simple_table(columns(result), numeric=numeric)
     for row in result.rows:
         table.add_row(*cells(result, row))

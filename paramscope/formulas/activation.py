@@ -12,6 +12,7 @@ from paramscope.graph import LayerNode
 from paramscope.formulas._expr import num, per_element
 from paramscope.formulas.hparams import bind, positional, shape_of
 from paramscope.formulas.registry import Cost, formula, functional
+from paramscope.formulas.backward import Backward, backward, elementwise
 
 #: kind -> (FLOPs per output element, what they are).
 ACTIVATION_FLOPS: dict[str, tuple[int, str]] = {
@@ -91,3 +92,13 @@ def _prelu(name, args, kwargs, out_shape):
 
 
 functional("prelu", extract=_prelu)
+
+
+@backward(*(k for k in ACTIVATION_FLOPS if k != "GELU(tanh)"))
+def activation_backward(node: LayerNode) -> Backward:
+    """grad_input = f'(x) · grad_out: the derivative costs what the function costs (the
+    forward table), plus 1 multiply by grad_out, per element; PReLU's slope gradient is
+    2 per element (multiply, reduce)."""
+    cost, why = ACTIVATION_FLOPS[activation_key(node)]
+    params = [("weight", 2, "x · grad_out, summed per slope")] if node.kind == "PReLU" else []
+    return elementwise(node, cost + 1, f"derivative {cost} + multiply by grad_out", params)

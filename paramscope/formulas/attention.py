@@ -16,7 +16,8 @@ from math import prod
 from paramscope.formulas._expr import dims, num, times
 from paramscope.formulas.activation import ACTIVATION_FLOPS
 from paramscope.formulas.hparams import bind, shape_of
-from paramscope.formulas.registry import Cost, Term, formula, functional
+from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.backward import Backward, backward, input_grad, summed
 from paramscope.graph import LayerNode
 
 SOFTMAX_FLOPS = ACTIVATION_FLOPS["Softmax"][0]
@@ -74,14 +75,14 @@ def scaled_dot_product_attention(node: LayerNode) -> Cost:
     return Cost(node.kind, {}, macs, flops, terms, "ok", "")
 
 
-_MHA_ARGS = ("query", "key", "value", "embed_dim_to_check", "num_heads", "in_proj_weight",
+MHA_ARGS = ("query", "key", "value", "embed_dim_to_check", "num_heads", "in_proj_weight",
              "in_proj_bias", "bias_k", "bias_v", "add_zero_attn", "dropout_p", "out_proj_weight",
              "out_proj_bias")
 
 
 def _mha(name, args, kwargs, out_shape):
     """``F.multi_head_attention_forward``: q/k/v shapes (L×N×E), heads and biases."""
-    b = bind(_MHA_ARGS, args, kwargs)
+    b = bind(MHA_ARGS, args, kwargs)
     shapes = [shape_of(b.get(k)) for k in ("query", "key", "value")]
     if any(len(s) == 2 for s in shapes):  # unbatched (L, E): one sequence
         shapes = [(s[0], 1, s[1]) for s in shapes]
@@ -109,3 +110,79 @@ def _sdpa(name, args, kwargs, out_shape):
 
 functional("multi_head_attention_forward", extract=_mha)
 functional("scaled_dot_product_attention", extract=_sdpa)
+
+
+def _attention_parts(fwd: Cost, q: bool, k: bool, v: bool) -> list[tuple[str, str, int]]:
+    """Gradients of Q·Kᵀ and softmax·V, each the forward MACs of its product, for the
+    operands that require grad (the scores need one when q or k does)."""
+    term = {t.quantity: t for t in fwd.terms}
+    qk, sv = term["macs (Q·Kᵀ)"], term["macs (softmax·V)"]
+    wanted = [("grad_input (Q of Q·Kᵀ)", qk, q), ("grad_input (K of Q·Kᵀ)", qk, k),
+              ("grad_input (scores of softmax·V)", sv, q or k), ("grad_input (V of softmax·V)", sv, v)]
+    return [(label, t.expression, t.value) for label, t, needed in wanted if needed]
+
+
+def _softmax_scaling(fwd: Cost, scores_need: bool, scaled_need: bool) -> list[tuple[str, str, int]]:
+    """Non-MAC gradients: the softmax's (its forward FLOPs per score + 1 multiply by grad_out,
+    as the Softmax kind's backward) when the scores need one, and the 1/√d scaling's (1 per
+    element, as forward) when the scaled operand does."""
+    term = {t.quantity: t for t in fwd.terms}
+    softmax, scaling = term["flops (softmax)"], term["flops (1/√d scaling)"]
+    scores, shape = softmax.value // SOFTMAX_FLOPS, softmax.expression.split(" × ", 1)[1]
+    out = []
+    if scores_need:
+        out.append(("grad softmax", f"{SOFTMAX_FLOPS + 1} × {shape}", (SOFTMAX_FLOPS + 1) * scores))
+    if scaled_need:
+        out.append(("grad 1/√d scaling", scaling.expression, scaling.value))
+    return out
+
+
+@backward("MultiheadAttention")
+def multi_head_attention_backward(node: LayerNode) -> Backward:
+    """Projections: grad_input (each the forward MACs) when query / key / value requires grad,
+    grad_weight when the projection weight does; then the Q·Kᵀ and softmax·V gradients."""
+    fwd = multi_head_attention(node)
+    term = {t.quantity: t for t in fwd.terms}
+    g = node.requires_grad
+
+    def w(name: str) -> bool:
+        return bool(g.get(f"{name}_proj_weight") or g.get("in_proj_weight"))
+
+    def b() -> bool:
+        return bool(g.get("in_proj_bias"))
+
+    need = {r: bool(g.get(x) or w(r) or b()) for r, x in (("q", "query"), ("k", "key"), ("v", "value"))}
+    parts = []
+    for r, x, label in (("q", "query", "q projection"), ("k", "key", "k projection"),
+                        ("v", "value", "v projection")):
+        t = term[f"macs ({label})"]
+        if g.get(x):
+            parts.append((f"grad_input ({x})", t.expression, t.value))
+        if w(r):
+            parts.append((f"grad_weight ({label})", t.expression, t.value))
+    parts += _attention_parts(fwd, need["q"], need["k"], need["v"])
+    out = term["macs (output projection)"]
+    if any(need.values()):
+        parts.append(("grad_input (output projection)", out.expression, out.value))
+    if g.get("out_proj_weight"):
+        parts.append(("grad_weight (output projection)", out.expression, out.value))
+    (L, N, E) = node.hparams["q_shape"]
+    (S, _, _) = node.hparams["k_shape"]
+    bias = []
+    if g.get("in_proj_bias"):
+        bias.append(f"{dims((L, N, E))} + 2 × {dims((S, N, E))}")
+    if g.get("out_proj_bias"):
+        bias.append(dims((L, N, E)))
+    flops = (L * N * E + 2 * S * N * E) * bool(g.get("in_proj_bias")) + L * N * E * bool(g.get("out_proj_bias"))
+    extra = _softmax_scaling(fwd, need["q"] or need["k"], need["q"])
+    return summed(node.kind, parts, extra, bias=(" + ".join(bias), flops) if bias else None,
+                  note="projection and attention gradients, each the forward MACs of its product")
+
+
+@backward("scaled_dot_product_attention")
+def scaled_dot_product_attention_backward(node: LayerNode) -> Backward:
+    """The Q·Kᵀ and softmax·V gradients for the operands that require grad."""
+    fwd = scaled_dot_product_attention(node)
+    q, k = input_grad(node, "query"), input_grad(node, "key")
+    parts = _attention_parts(fwd, q, k, input_grad(node, "value"))
+    return summed(node.kind, parts, _softmax_scaling(fwd, q or k, q or k))

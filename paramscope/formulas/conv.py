@@ -14,7 +14,8 @@ from paramscope.graph import LayerNode
 from paramscope.formulas._expr import (dims, join_notes, ntuple, num, param_terms, rank,
                                        shape_note, sliding_out_len, times)
 from paramscope.formulas.hparams import bind, normalise, shape_of
-from paramscope.formulas.registry import Cost, Term, formula, functional
+from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.backward import Backward, backward, input_grad, mac_backward, param_grad
 
 CONV_KINDS = ("Conv1d", "Conv2d", "Conv3d")
 TRANSPOSED_KINDS = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
@@ -115,3 +116,15 @@ def _conv_transpose(n: int):
 for _n in (1, 2, 3):
     functional(f"conv{_n}d", extract=_conv(_n))
     functional(f"conv_transpose{_n}d", extract=_conv_transpose(_n))
+
+
+@backward(*CONV_KINDS, *TRANSPOSED_KINDS)
+def conv_backward(node: LayerNode) -> Backward:
+    """grad_input and grad_weight each repeat the forward MACs (grad_input is the transposed
+    convolution of grad_out with the weight, grad_weight the convolution of the input with
+    grad_out); grad_bias sums grad_out (numel(out) adds)."""
+    out = node.out_shape
+    bias = (dims(out), prod(out)) if node.hparams.get("bias", True) and param_grad(node, "bias") else None
+    return mac_backward(node, conv(node), [("grad_input", "input", input_grad(node)),
+                                           ("grad_weight", "weight", param_grad(node, "weight"))],
+                        bias=bias)

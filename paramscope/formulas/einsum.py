@@ -13,7 +13,8 @@ from math import prod
 
 from paramscope.formulas._expr import dims, num, times
 from paramscope.formulas.hparams import shape_of
-from paramscope.formulas.registry import Cost, Term, formula, functional
+from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.backward import Backward, backward, input_grad, mac_backward, summed
 from paramscope.graph import LayerNode
 
 
@@ -73,3 +74,15 @@ def _einsum(name, args, kwargs, out_shape):
 
 
 functional("einsum", extract=_einsum)
+
+
+@backward("einsum")
+def einsum_backward(node: LayerNode) -> Backward:
+    """Each operand that requires grad gets grad_out contracted with the other operand: the
+    forward MACs again (a batched matmul), or 1 multiply per output element (elementwise)."""
+    fwd = einsum(node)
+    needs = [("grad_input", input_grad(node)), ("grad_input1", input_grad(node, "input1"))]
+    if fwd.macs:
+        return mac_backward(node, fwd, [(q, "", n) for q, n in needs])
+    parts = [(q, dims(node.out_shape), prod(node.out_shape)) for q, n in needs if n]
+    return summed(node.kind, [], parts, note="elementwise product: grad_out × the other operand")

@@ -10,7 +10,8 @@ from math import prod
 
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import dims, num, times
-from paramscope.formulas.registry import Cost, Term, formula, functional
+from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.backward import Backward, backward, input_grad, mac_backward, summed
 
 
 @formula("add", "mul")
@@ -47,3 +48,26 @@ def _arithmetic(kind: str):
 functional("add", "add_", "__add__", "__radd__", "__iadd__", extract=_arithmetic("add"))
 functional("mul", "mul_", "multiply", "__mul__", "__rmul__", "__imul__", extract=_arithmetic("mul"))
 functional("matmul", "__matmul__", "__rmatmul__", "bmm", "mm", extract=_arithmetic("matmul"))
+
+
+def _roles(node: LayerNode) -> list[str]:
+    return ["input" if i == 0 else f"input{i}" for i in range(len(node.in_shapes))]
+
+
+@backward("add", "mul")
+def binary_backward(node: LayerNode) -> Backward:
+    """add passes grad_out through unchanged (0 FLOPs); mul multiplies it by the other
+    operand (1 FLOP per output element for each input that requires grad)."""
+    roles = [r for r in _roles(node) if input_grad(node, r)]
+    if node.kind == "add":
+        return summed(node.kind, [], [], note="add: grad_out passes through to each input")
+    parts = [(f"grad_{r}", dims(node.out_shape), prod(node.out_shape)) for r in roles]
+    return summed(node.kind, [], parts, note="mul: grad_out × the other operand, per input")
+
+
+@backward("matmul")
+def matmul_backward(node: LayerNode) -> Backward:
+    """grad_a = grad_out · bᵀ and grad_b = aᵀ · grad_out: the forward MACs for each operand
+    that requires grad."""
+    return mac_backward(node, matmul(node), [("grad_input", "input", input_grad(node)),
+                                             ("grad_input1", "input1", input_grad(node, "input1"))])

@@ -15,6 +15,11 @@ from paramscope.formulas.hparams import bind, shape_of
 from paramscope.formulas.registry import Cost, Term, formula, functional
 
 
+from paramscope.formulas.backward import (Backward, backward, elementwise, input_grad, mac_backward,
+                                          param_grad)
+from paramscope.formulas.registry import Cost, Term, formula
+
+
 @formula("Linear")
 def linear(node: LayerNode) -> Cost:
     """y = x Wᵀ + b over the last dimension."""
@@ -67,3 +72,20 @@ def _embedding(name, args, kwargs, out_shape):
 
 functional("linear", extract=_linear)
 functional("embedding", extract=_embedding)
+
+
+@backward("Linear")
+def linear_backward(node: LayerNode) -> Backward:
+    """grad_input = grad_out · W and grad_weight = grad_outᵀ · x, each the forward MACs;
+    grad_bias sums grad_out over the leading dimensions (numel(out) adds)."""
+    out = node.out_shape
+    bias = (dims(out), prod(out)) if node.hparams.get("bias", True) and param_grad(node, "bias") else None
+    return mac_backward(node, linear(node), [("grad_input", "input", input_grad(node)),
+                                             ("grad_weight", "weight", param_grad(node, "weight"))],
+                        bias=bias)
+
+
+@backward("Embedding")
+def embedding_backward(node: LayerNode) -> Backward:
+    """Indices take no gradient; grad_weight scatter-adds grad_out rows (1 add per element)."""
+    return elementwise(node, 0, "indices", [("weight", 1, "scatter-add of grad_out rows")])

@@ -11,6 +11,7 @@ from paramscope.graph import LayerNode
 from paramscope.formulas._expr import dims, per_element
 from paramscope.formulas.hparams import bind, shape_of
 from paramscope.formulas.registry import Cost, formula, functional
+from paramscope.formulas.backward import Backward, backward, elementwise
 
 #: FLOPs per output element before the affine step, and what they are.
 NORM_FLOPS: dict[str, tuple[int, str]] = {
@@ -132,3 +133,23 @@ functional("instance_norm", extract=_instance_norm)
 functional("layer_norm", extract=_layer_norm)
 functional("rms_norm", extract=_rms_norm)
 functional("group_norm", extract=_group_norm)
+
+
+#: backward FLOPs per element of grad_input, by family, and what they are.
+NORM_BACKWARD_FLOPS: dict[str, tuple[int, str]] = {
+    "batch": (7, "x̂ · grad_out, Σ grad_out, Σ x̂·grad_out, scale by γ/σ, subtract both means"),
+    "stats": (7, "x̂ · grad_out, Σ grad_out, Σ x̂·grad_out, scale by γ/σ, subtract both means"),
+    "rms": (5, "x̂ · grad_out, Σ x̂·grad_out, scale by γ/rms, subtract the projection"),
+}
+_NORM_FAMILY = {**dict.fromkeys(("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"), "batch"),
+                **dict.fromkeys(("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm",
+                                 "LayerNorm"), "stats"), "RMSNorm": "rms"}
+
+
+@backward(*_NORM_FAMILY)
+def norm_backward(node: LayerNode) -> Backward:
+    """grad_input per element by family; grad_weight = Σ x̂·grad_out (2 per element),
+    grad_bias = Σ grad_out (1 per element), for whichever affine parameter is trainable."""
+    cost, why = NORM_BACKWARD_FLOPS[_NORM_FAMILY[node.kind]]
+    return elementwise(node, cost, why, [("weight", 2, "Σ x̂ · grad_out"),
+                                         ("bias", 1, "Σ grad_out")])

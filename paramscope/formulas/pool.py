@@ -17,7 +17,8 @@ from paramscope.graph import LayerNode
 from paramscope.formulas._expr import (dims, join_notes, ntuple, num, rank, shape_note,
                                        sliding_out_len, times)
 from paramscope.formulas.hparams import positional
-from paramscope.formulas.registry import Cost, Term, formula, functional
+from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.backward import Backward, backward, elementwise, input_grad, summed
 
 FIXED = tuple(f"{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
 ADAPTIVE = tuple(f"Adaptive{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
@@ -97,3 +98,15 @@ for _n in (1, 2, 3):
                           "divisor_override"),
         {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
          "divisor_override": None}))
+
+
+@backward(*FIXED, *ADAPTIVE)
+def pool_backward(node: LayerNode) -> Backward:
+    """MaxPool routes each grad_out element to its argmax (1 add per output element, windows
+    may overlap); AvgPool spreads it over its window (the forward's FLOPs again)."""
+    if "Max" in node.kind:
+        return elementwise(node, 1, "add grad_out into the argmax position")
+    fwd = (adaptive_pool if "Adaptive" in node.kind else pool)(node)
+    flops = next(t for t in fwd.terms if t.quantity == "flops")
+    parts = [("grad_input", flops.expression, flops.value)] if input_grad(node) else []
+    return summed(node.kind, [], parts, note="grad_out / window size added into every window element")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from paramscope.formulas._expr import per_element, zero
 from paramscope.formulas.hparams import positional
 from paramscope.formulas.registry import Cost, formula, functional
+from paramscope.formulas.backward import Backward, backward, elementwise
 from paramscope.graph import LayerNode
 
 #: interpolation mode -> (FLOPs per output element, what they are).
@@ -36,3 +37,12 @@ def resample(node: LayerNode) -> Cost:
 functional("interpolate", extract=positional(
     "Upsample", ("size", "scale_factor", "mode", "align_corners"),
     {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None}))
+
+
+@backward("Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d")
+def resample_backward(node: LayerNode) -> Backward:
+    """grad_out is spread back over the same weighted inputs: the forward's FLOPs per output
+    element (nearest modes: 1 add per element)."""
+    mode = "bilinear" if node.kind == "UpsamplingBilinear2d" else node.hparams.get("mode", "nearest")
+    cost, why = RESAMPLE_FLOPS.get(mode, (1, "add into the copied-from input"))
+    return elementwise(node, cost, why)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import zero
 from paramscope.formulas.hparams import positional
-from paramscope.formulas.registry import Cost, formula, functional, module_classes
+from paramscope.formulas.registry import Cost, formula, functional, module_classes, Term
+from paramscope.formulas.backward import Backward, backward
 
 #: kind -> why it costs nothing.
 ZERO_KINDS: dict[str, str] = {
@@ -32,3 +33,9 @@ functional("dropout", extract=positional("Dropout", ("p", "training", "inplace")
                                          {"p": 0.5, "training": True, "inplace": False}))
 module_classes("StochasticDepth", "torchvision.ops.stochastic_depth.StochasticDepth")
 module_classes("Permute", "torchvision.ops.misc.Permute")
+
+
+@backward(*ZERO_KINDS)
+def zero_backward(node: LayerNode) -> Backward:
+    """Reshapes, copies, identity: the gradient is moved, never computed on."""
+    return Backward(node.kind, 0, 0, 0, (Term("backward", "0", 0),), "ok", ZERO_KINDS[node.kind])

@@ -37,6 +37,10 @@ class FlopCounterMeasurer(Measurer):
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
             work(x)
+        return self.collect(counter, work, graph)
+
+    def collect(self, counter, work, graph=None) -> Measurement:
+        """Per-module own counts (by qualified name) and the total of a finished count."""
         mine = _names_by_tool_name(counter, work)
         inclusive: dict[str, Counter] = {}
         for tool_name, ops in counter.get_flop_counts().items():

@@ -52,9 +52,13 @@ def _result(tool_report, fvcore_note: str = "") -> MeasurerResult:
                           unsupported_ops=dict(tr.unsupported), extra=extra)
 
 
-def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget: int | None = None) -> None:
-    """Predict and measure with each tool; a failing tool marks only its own column."""
+def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget: int | None = None,
+                  classes: dict[str, type] | None = None) -> None:
+    """Predict and measure with each tool; a failing tool marks only its own column.
+    ``classes`` replaces the measurer class of some tools (training mode's flop_counter)."""
     from paramscope.measure import MEASURERS
+
+    registry = {**{t: MEASURERS[t] for t in tools}, **(classes or {})}
     from paramscope.reconcile import compare
 
     graph = subject.graph
@@ -65,8 +69,8 @@ def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget
             report.measurers[tool] = MeasurerResult(tool, "", "failed",
                                                     note=f"could not build the model on meta: {err}")
         return
-    measurers = [MEASURERS[tool](budget_bytes=fvcore_budget) if tool == "fvcore" and fvcore_budget
-                 else MEASURERS[tool]() for tool in tools]
+    measurers = [registry[tool](budget_bytes=fvcore_budget) if tool == "fvcore" and fvcore_budget
+                 else registry[tool]() for tool in tools]
     joined = compare(model, graph.input_shape, graph.dtype, tools=measurers, graph=graph)
     first_row = {}
     for row in report.layers:

@@ -44,6 +44,10 @@ def headline_grid(cmp: Comparison) -> Grid:
     grid.add("MACs", *(f"{lo}{t['macs']:,}" if lo else t["macs"] for lo, t in zip(low, totals)))
     grid.add("FLOPs", *(f"{lo}{t['flops']:,}" if lo else t["flops"] for lo, t in zip(low, totals)))
     grid.add("activation memory", *(megabytes(t["activation_bytes"]) for t in totals))
+    if all("backward_macs" in t for t in totals):  # --mode train
+        grid.add("backward MACs", *(t["backward_macs"] for t in totals))
+        grid.add("FLOPs forward + backward", *(t["flops"] + t["backward_flops"] for t in totals))
+        grid.add("training peak memory", *(megabytes(t["training_memory"]["peak"]) for t in totals))
     grid.add("output", *(shape_text(_output(r)) for r in cmp.reports))
     grid.add("depth (layers with params)", *(sum(1 for row in r.layers if row.params) for r in cmp.reports))
     if len(cmp.reports) > 1:

@@ -244,10 +244,15 @@ def explanation_blocks(exp: Explanation) -> list[tuple[str | None, list[str]]]:
     if exp.detail:
         for row in exp.rows:
             blocks.append((None, detail_lines(row)))
-        return blocks
+        from paramscope.training.render import backward_blocks
+
+        return blocks + backward_blocks(exp.report, exp.rows)
     for section in exp.sections:
         title = TITLES[section.quantity] + (f" of {exp.scope}" if exp.scope else "")
         blocks.append((title, section.lines()))
+    from paramscope.training.render import backward_blocks
+
+    blocks += backward_blocks(exp.report, select(exp.report, exp.scope) if exp.scope else exp.report.layers)
     notes = exp.notes()
     if notes:
         blocks.append(("Notes", notes))
