@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from paramscope.errors import ParamscopeError
+
 ROOT = Path(__file__).resolve().parent.parent
 CPU_SECONDS = 10
 MAX_RSS = 2 * 1024**3
@@ -476,6 +478,7 @@ def test_rng_and_sys_path_restored(factory_file):
     assert torch.equal(torch.rand(2), expected_torch) and random.random() == expected_py
 
 
+@pytest.mark.filterwarnings("ignore:Half precision")
 def test_params_memory_uses_parameter_dtype(factory_file):
     """A half-precision Linear is 2 bytes per parameter, as torch and torchinfo say."""
     import torch
@@ -549,3 +552,55 @@ def test_output_symlink_keeps_the_link(tmp_path, cli):
     result = cli("summary", "resnet-stem", "-m", "none", "-f", "csv", "-o", str(link))
     assert result.code == 0, result.err
     assert link.is_symlink() and "Conv2d" in real.read_text()
+
+
+# --------------------------------------------------------------------------- the user's model
+
+def test_user_hooks_do_not_run_and_are_noted():
+    """A feature-extraction hook must not fire (it would store a meta tensor in the model)."""
+    import torch
+    from torch import nn
+
+    import paramscope
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    model.activations = {}
+    calls = []
+
+    def grab(module, args, output):
+        calls.append(module)
+        model.activations["conv"] = output
+
+    model[0].register_forward_hook(grab)
+    model[1].register_forward_pre_hook(lambda m, a: calls.append(m))
+    report = paramscope.analyze(model, (1, 3, 8, 8))
+    assert calls == [] and model.activations == {}
+    assert any("2 hook(s)" in n and "not run" in n for n in report.notes), report.notes
+    assert report.totals["params"] == sum(p.numel() for p in model.parameters())
+    assert len(model[0]._forward_hooks) == 1  # the user's hooks are still registered
+    model(torch.zeros(1, 3, 8, 8))
+    assert len(calls) == 2 and model.activations["conv"].device.type == "cpu"
+
+
+def test_model_that_cannot_be_copied_is_an_error_and_is_not_run():
+    import threading
+
+    from torch import nn
+
+    import paramscope
+
+    class Locked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 2).to("meta")
+            self.lock = threading.Lock()  # cannot be deep-copied
+            self.forwards = 0
+
+        def forward(self, x):
+            self.forwards += 1
+            return self.fc(x)
+
+    model = Locked()
+    with pytest.raises(ParamscopeError, match="copying it failed.*lock"):
+        paramscope.analyze(model, (1, 4), measure="none")
+    assert model.forwards == 0
