@@ -242,9 +242,11 @@ CASES = [
          ["show", "spec.yaml"], code=0, expect=("\\u001b[31m",)),
     Case("escape-in-error", {"spec.yaml": 'name: n\ninput: [4]\nlayers: [{relu: {name: "\\e[2J"}}]\n'},
          ["show", "spec.yaml"], expect=("\\x1b[2J",)),
+    Case("emoji-name-show", {"spec.yaml": 'name: "net\U0001F600"\ndescription: "caf\u00e9"\ninput: [4]\nlayers: [relu]\n'},
+         ["show", "spec.yaml"], code=0, expect=('name: "net\U0001F600"', 'description: "caf\u00e9"')),
     # -- output
     Case("output-is-input", {"spec.yaml": SPEC}, ["summary", "spec.yaml", "-m", "none", "-o", "spec.yaml"],
-         expect=("input spec",)),
+         expect=("an input (spec",)),
     Case("output-is-directory", {"spec.yaml": SPEC, "d/keep": ""}, ["summary", "spec.yaml", "-m", "none", "-o", "d"],
          expect=("directory",)),
     Case("output-missing-dir", {"spec.yaml": SPEC}, ["summary", "spec.yaml", "-m", "none", "-o", "no/such/x.txt"],
@@ -604,3 +606,24 @@ def test_model_that_cannot_be_copied_is_an_error_and_is_not_run():
     with pytest.raises(ParamscopeError, match="copying it failed.*lock"):
         paramscope.analyze(model, (1, 4), measure="none")
     assert model.forwards == 0
+
+
+def test_show_output_of_an_emoji_name_reads_back(tmp_path, cli):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text('name: "net\U0001F600"\ndescription: "x\\x9b\\u202e"\ninput: [4]\nlayers: [relu]\n',
+                    encoding="utf-8")
+    first = cli("show", str(spec))
+    assert first.code == 0, first.err
+    shown = tmp_path / "shown.yaml"
+    shown.write_text(first.out, encoding="utf-8")
+    second = cli("show", str(shown))
+    assert second.code == 0, second.err
+    assert second.out.splitlines()[2:] == first.out.splitlines()[2:]
+    assert "\x9b" not in first.out and "\u202e" not in first.out
+
+
+def test_output_never_replaces_the_factory_file(factory_file, cli):
+    before = factory_file.read_text()
+    result = cli("summary", f"{factory_file}:linear", "-m", "none", "--input", "1x8", "-o", str(factory_file))
+    assert result.code == 2 and "an input (spec" in result.err, result.err
+    assert factory_file.read_text() == before

@@ -376,7 +376,7 @@ def check_output(output: str | None, option: str = "--output") -> None:
 
     real = os.path.realpath(output)
     if real in PROTECTED or real in FILES_READ:
-        raise ParamscopeError(f"{option} {_shown(output)} is an input spec of this command; "
+        raise ParamscopeError(f"{option} {_shown(output)} is an input (spec or factory file) of this command; "
                               "refusing to overwrite it")
     if os.path.isdir(real):
         raise ParamscopeError(f"{option} {_shown(output)}: is a directory")
