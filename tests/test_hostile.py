@@ -174,6 +174,16 @@ CASES = [
          ["show", "spec.yaml"], expect=("nests deeper",)),
     Case("file-over-1mb", {"spec.yaml": "name: big\n# " + "x" * 1_100_000 + "\n"}, ["show", "spec.yaml"],
          expect=("larger than",)),
+    Case("input-1e27-elements", {"spec.yaml": "name: h\ninput: [1000000000, 1000000000, 1000000000]\nlayers: [relu]\n"},
+         ["summary", "spec.yaml", "-m", "none"], expect=("limit 'tensor size'",)),
+    Case("conv-output-1e24-elements", {"spec.yaml": spec_with("1000000000000000000")}, ["summary", "spec.yaml", "-m", "none"],
+         expect=("limit 'tensor size'",)),
+    Case("long-name-many-layers", {"spec.yaml": "name: n\ninput: [4]\nlayers:\n  - repeat: {times: 99999, layers: [{relu: {name: \"r${i}" + "x" * 9000 + "\"}}]}\n"},
+         ["show", "spec.yaml"], expect=("limit",)),
+    Case("deep-qualnames", {"spec.yaml": "name: q\ninput: [4]\ntemplates:\n  t0: {layers: [{repeat: {times: 5000, layers: [relu]}}]}\n"
+                             + "".join(f"  t{i}: {{layers: [{{use: t{i - 1}, name: {'n' * 190}{i}}}, relu]}}\n" for i in range(1, 31))
+                             + "layers: [{use: t30, name: top}]\n"},
+         ["show", "spec.yaml"], expect=("limit",)),
     # -- code execution attempts
     Case("python-tag", {"spec.yaml": "name: p\ninput: [4]\nparams: {x: !!python/object/apply:os.system [\"touch pwned\"]}\nlayers: [relu]\n"},
          ["show", "spec.yaml"], expect=("not allowed",)),
