@@ -142,14 +142,15 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
     ``input_shape`` includes the batch (``(1, 3, 224, 224)``); ``measure`` names the
     tools to run (``"none"`` for formulas only).  The model passed in is left untouched.
     """
-    from paramscope.sandbox import user_code
+    from paramscope.sandbox import global_hooks_suspended, user_code
 
     tools = parse_measure(measure)
     label = target if isinstance(target, str) else type(target).__name__
-    with user_code(label) as captured:  # factories, forward passes and tools' imports
-        subject = subject_for(target, input_shape, batch, overrides, dtype)
-        report = report_for(subject, dtype, tools, fvcore_budget)
-    report.notes.extend(captured.notes())
+    hook_notes: list[str] = []
+    with user_code(label) as captured, global_hooks_suspended(hook_notes):
+        subject = subject_for(target, input_shape, batch, overrides, dtype)  # factories, forward passes
+        report = report_for(subject, dtype, tools, fvcore_budget)  # tools' imports and runs
+    report.notes.extend(hook_notes + captured.notes())
     return report
 
 

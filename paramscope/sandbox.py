@@ -89,6 +89,34 @@ def _restore_rng(state) -> None:
         sys.modules["numpy"].random.set_state(state["numpy"])
 
 
+_GLOBAL_HOOKS = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_backward_pre_hooks",
+                 "_global_backward_hooks", "_global_buffer_registration_hooks",
+                 "_global_module_registration_hooks", "_global_parameter_registration_hooks")
+
+
+@contextmanager
+def global_hooks_suspended(notes: list[str]) -> Iterator[None]:
+    """Hooks registered for *every* module (``register_module_forward_hook`` ...) are set
+    aside while paramscope traces and measures, and put back afterwards; their presence
+    is added to ``notes``.  Nothing to do when torch is not imported yet."""
+    module = sys.modules.get("torch.nn.modules.module")
+    saved = {}
+    if module is not None:
+        for name in _GLOBAL_HOOKS:
+            hooks = getattr(module, name, None)
+            if hooks:
+                saved[name] = dict(hooks)
+                hooks.clear()
+    if saved:
+        n = sum(len(h) for h in saved.values())
+        notes.append(f"{n} global module hook(s) are registered; they were not run during the analysis")
+    try:
+        yield
+    finally:
+        for name, hooks in saved.items():
+            getattr(module, name).update(hooks)
+
+
 @contextmanager
 def user_code(label: str) -> Iterator[Captured]:
     """Run the body as user code for ``label`` (see the module docstring)."""

@@ -637,3 +637,21 @@ def test_output_never_replaces_the_factory_file(factory_file, cli):
     result = cli("summary", f"{factory_file}:linear", "-m", "none", "--input", "1x8", "-o", str(factory_file))
     assert result.code == 2 and "an input (spec" in result.err, result.err
     assert factory_file.read_text() == before
+
+
+def test_global_module_hooks_do_not_run_and_are_restored():
+    import torch
+    from torch import nn
+
+    import paramscope
+
+    calls = []
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda m, a, o: calls.append(m))
+    try:
+        report = paramscope.analyze(nn.Linear(4, 2), (1, 4))
+        assert calls == []
+        assert any("global module hook" in n for n in report.notes), report.notes
+        nn.Linear(4, 2)(torch.zeros(1, 4))
+        assert len(calls) == 1  # still registered afterwards
+    finally:
+        handle.remove()
