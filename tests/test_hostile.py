@@ -209,6 +209,8 @@ CASES = [
     # -- --set read as YAML 1.2
     Case("set-octal-looking", {"spec.yaml": SPEC}, ["show", "spec.yaml", "--set", "x=010"], code=0,
          expect=("x=10",)),
+    Case("spec-octal-looking", {"spec.yaml": SPEC.replace("x: 1", "x: 010")}, ["show", "spec.yaml"], code=0,
+         expect=("x=10",)),
     Case("set-sexagesimal", {"spec.yaml": SPEC}, ["show", "spec.yaml", "--set", "groups=1:00"],
          expect=("groups",)),
     Case("set-binary", {"spec.yaml": SPEC}, ["show", "spec.yaml", "--set", "groups=0b100000"],
