@@ -47,7 +47,7 @@ class Captured:
             key = f"{getattr(w.category, '__name__', 'Warning')}: {safe_text(w.message)}"[:300]
             seen[key] = seen.get(key, 0) + 1
         for key, n in list(seen.items())[:MAX_NOTES]:
-            out.append(f"warning while building or tracing the model (not printed): {key}"
+            out.append(f"warning from the model's code or a measuring tool (not printed): {key}"
                        + (f" (×{n})" if n > 1 else ""))
         if len(seen) > MAX_NOTES:
             out.append(f"{len(seen) - MAX_NOTES} more distinct warnings were not printed")
