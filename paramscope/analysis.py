@@ -125,13 +125,20 @@ def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
     hooks = sum(len(getattr(m, attr, ())) for m in model.modules()
                 for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"))
     graph = trace(model, shape, dtype=dtype)
-    total_params = sum(p.numel() for p in model.parameters())
-    leaf_params = sum(i.numel for n in graph if n.counts_params for i in n.params.values())
+    unowned = {name: sum(p.numel for p in infos.values() if not p.tied_to)
+               for name, infos in graph.unowned_params().items()}
     buffers = sum(b.numel() for b in model.buffers())
-    notes = [f"the model has {hooks} hook(s) registered; they were not run (paramscope "
-             "analyses a hook-free meta copy, so figures are those of the modules alone)"] if hooks else []
-    return Subject(label, graph, lambda: meta_clone(model), "module",
-                   extra_params=total_params - leaf_params, buffers=buffers, notes=notes)
+    subject = Subject(label, graph, lambda: meta_clone(model), "module",
+                      extra_params=sum(unowned.values()), buffers=buffers)
+    if hooks:
+        subject.notes.append(f"the model has {hooks} hook(s) registered; they were not run "
+                             "(paramscope analyses a hook-free meta copy, so figures are those "
+                             "of the modules alone)")
+    if graph.unused_params:
+        names = ", ".join(f"{n} ({unowned.get(n, 0):,})" for n in graph.unused_params)
+        subject.notes.append(f"unused modules (their forward never ran; their parameters are in "
+                             f"the total): {names}")
+    return subject
 
 
 def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None = None,
@@ -162,14 +169,14 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
                     extra_params=subject.extra_params, buffers=subject.buffers,
                     modules=dict(subject.graph.modules))
     report.notes.extend(subject.notes)
-    if subject.extra_params:
-        report.notes.append(f"{subject.extra_params:,} parameters belong to container modules "
-                            "(no leaf layer owns them); counted in the total")
-    for kind in report.unsupported:
-        report.notes.append(f"no formula for {kind}: its MACs/FLOPs are not in the totals")
+    container = sum(p.numel for infos in subject.graph.container_params.values()
+                    for p in infos.values() if not p.tied_to)
+    if container:
+        report.notes.append(f"{container:,} parameters belong to container modules "
+                            f"({', '.join(subject.graph.container_params)}); counted in the total")
     report.unrecorded_ops = dict(subject.graph.unrecorded_ops)
-    for key, n in report.unrecorded_ops.items():
-        report.notes.append(f"functional op {key} ran {n}× with no formula (not in the totals)")
+    for gap in report.gaps:
+        report.notes.append(f"{gap}: its MACs/FLOPs are not in the totals (they are lower bounds)")
     if tools:
         from paramscope.measure.run import run_measurers
 

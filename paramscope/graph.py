@@ -53,7 +53,7 @@ class LayerNode:
                 carries the owning module's name and a kind such as ``"add"``.
     kind:       registry key: the torch.nn class name (``"Conv2d"``,
                 ``"BatchNorm2d"``, ``"ReLU"``) or a functional op name
-                (``"add"``, ``"mul"``, ``"matmul"``, ``"flatten"``).
+                (``"add"``, ``"mul"``, ``"matmul"``).
     hparams:    hyper-parameters under torch.nn's own argument names, with
                 tuples normalised: Conv2d has ``in_channels, out_channels,
                 kernel_size (kh, kw), stride (sh, sw), padding ((ph, pw) or
@@ -88,6 +88,9 @@ class LayerNode:
     functional: bool = False
     #: the module's ``training`` flag at trace time (BatchNorm counts differ by mode).
     training: bool = False
+    #: for a functional op: the aten ops it ran on the meta device
+    #: (:class:`paramscope.formulas.aten.AtenCall`), from which tools' counts are predicted.
+    aten: tuple = ()
 
     @property
     def in_shape(self) -> Shape:
@@ -112,7 +115,7 @@ class LayerNode:
 
 
 #: kinds that are functional ops (no module of their own), named after the owning module.
-FUNCTIONAL_KINDS = frozenset({"add", "mul", "matmul", "flatten_op", "cat"})
+FUNCTIONAL_KINDS = frozenset({"add", "mul", "matmul"})
 
 
 @dataclass
@@ -131,13 +134,24 @@ class Graph:
     #: shape ops, as ``"<module>:<op>"`` -> count (``"layer1.0:Tensor.sub"``; the root
     #: module is ``""``): listed, never silently dropped.
     unrecorded_ops: dict[str, int] = field(default_factory=dict)
-    #: parameters no LayerNode carries, by owning module name: those owned directly by
-    #: non-leaf modules (a class token) and those of modules never called in the
-    #: forward pass (MultiheadAttention's out_proj, used through its weight only).
+    #: parameters no LayerNode carries, owned directly by non-leaf modules that ran
+    #: (a class token), by module name.
     container_params: dict[str, dict[str, ParamInfo]] = field(default_factory=dict)
+    #: parameters of modules whose forward never ran, by module name (reported as unused;
+    #: counted in the total, since they are the model's parameters).
+    unused_params: dict[str, dict[str, ParamInfo]] = field(default_factory=dict)
+    #: traced graphs: every module's ``sum(p.numel() for p in m.parameters())`` (its
+    #: subtree, each tensor once), and the modules whose forward ran, in call order.
+    subtree_params: dict[str, int] = field(default_factory=dict)
+    subtree_trainable: dict[str, int] = field(default_factory=dict)
+    called: tuple[str, ...] = ()
 
     def __iter__(self):
         return iter(self.nodes)
+
+    def unowned_params(self) -> dict[str, dict[str, ParamInfo]]:
+        """Parameters no layer call carries: containers' own, then unused modules'."""
+        return {**self.container_params, **self.unused_params}
 
     def __len__(self) -> int:
         return len(self.nodes)

@@ -10,6 +10,7 @@ Library code: returns dataclasses, prints nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -17,9 +18,13 @@ from paramscope.graph import Graph
 from paramscope.measure.base import (LayerCount, Measurement, Measurer, PredictedLayer,
                                      Prediction, _sum, failed, unsupported_note)
 
-STATUSES = ("match", "mismatch", "unsupported", "skipped", "failed")
+#: match: the tool's figure equals paramscope's prediction of it; mismatch: it does not;
+#: unsupported: equal, but the tool itself reports ops it cannot count (named);
+#: no-formula: paramscope cannot predict the tool's figure here (the op is named);
+#: skipped / failed: the tool did not run.
+STATUSES = ("match", "mismatch", "unsupported", "no-formula", "skipped", "failed")
 UNEXPLAINED = "measured - predicted (unexplained)"
-NOT_PREDICTED = "not predicted by paramscope (rows marked unsupported)"
+NOT_PREDICTED = "measured where paramscope has no rule (rows marked no-formula)"
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,7 @@ def _paramscope_rows(graph: Graph) -> dict[str, Row]:
         row.flops = None if row.flops is None or cost.flops is None else row.flops + cost.flops
         if cost.status == "unsupported":
             row.notes.append(f"no formula for {node.kind}")
-    for name, infos in graph.container_params.items():
+    for name, infos in graph.unowned_params().items():
         row = rows.setdefault(name, Row(name, graph.modules.get(name, "")))
         row.params += sum(p.numel for p in infos.values() if not p.tied_to)
     for key, n in graph.unrecorded_ops.items():
@@ -168,29 +173,26 @@ def _cell(name: str, pred: Prediction | None, meas: Measurement | None,
         return Cell("failed", reason="no prediction")
     p = pred.layers.get(name) or PredictedLayer("")
     m = meas.layers.get(name) or LayerCount(0)
-    if p.value is None:
-        return Cell("unsupported", None, m.value,
-                    "; ".join(p.notes) or f"{pred.tool}'s count not predicted here")
+    if p.value is None:  # paramscope's gap, not the tool's
+        return Cell("no-formula", None, m.value,
+                    "; ".join(dict.fromkeys(p.notes)) or f"no {pred.tool} rule here")
     problems = []
     if p.value != m.value:
         problems.append(f"predicted {p.value:,}, measured {m.value:,}")
     if p.params is not None and m.params is not None and p.params != m.params:
         problems.append(f"params predicted {p.params:,}, measured {m.params:,}")
-    if problems and unmodelled and p.value != m.value:  # paramscope's blind spot
-        return Cell("unsupported", p.value, m.value,
-                    f"functional ops paramscope does not model run here "
-                    f"({', '.join(unmodelled)}): " + "; ".join(problems))
     if problems:
+        if unmodelled:
+            problems.append(f"ops with no paramscope formula run here: {', '.join(unmodelled)}")
         return Cell("mismatch", p.value, m.value, "; ".join(problems))
-    if p.blind_spots:
-        return Cell("unsupported", p.value, m.value, "; ".join(p.blind_spots))
-    notes = []
+    notes = list(p.blind_spots)
     if m.unsupported:
         notes.append(f"{pred.tool} reports unsupported: {unsupported_note(m.unsupported)}")
     extra = {op: n for op, n in m.unsupported.items() if p.unsupported.get(op) != n}
     if extra:
         notes.append(f"not predicted: {unsupported_note(extra)}")
-    return Cell("match", p.value, m.value, "; ".join(notes))
+    status = "unsupported" if m.unsupported and p.blind_spots else "match"
+    return Cell(status, p.value, m.value, "; ".join(notes))
 
 
 def _tool_report(measurer: Measurer, pred, meas: Measurement | None, rows) -> ToolReport:
@@ -208,17 +210,25 @@ def _tool_report(measurer: Measurer, pred, meas: Measurement | None, rows) -> To
     else:
         report.measured_total = meas.total
         report.unsupported = dict(meas.unsupported)
+        report.reason = report.reason or meas.note  # e.g. the device it ran on
     if pred is None:
         return report
     report.predicted_total, report.paramscope_total = pred.total, pred.baseline_total
-    diffs = {k: v for k, v in pred.differences.items() if v}
-    if report.measured_total is not None:
-        known = sum(p.value or 0 for p in pred.layers.values())
-        blind = sum((c.measured or 0) - (c.predicted or 0) for c in
-                    (row.cells[tool] for row in rows.values()) if c.status == "unsupported")
-        diffs[NOT_PREDICTED] = blind
-        diffs[UNEXPLAINED] = report.measured_total - known - blind
-        diffs = {k: v for k, v in diffs.items() if v}
+    diffs: Counter = Counter()
+    measured = report.measured_total is not None
+    for name, row in rows.items():
+        layer = pred.layers.get(name)
+        if layer is None:
+            continue
+        if layer.value is None:  # the tool's own figure stands in for the missing rule
+            cell = row.cells[tool]
+            amount = (cell.measured or 0) if measured else 0
+            diffs[f"{', '.join(dict.fromkeys(layer.notes))} (the tool's figure)"] += amount - (layer.baseline or 0)
+        else:
+            diffs.update(layer.differences)
+    if measured:
+        diffs[UNEXPLAINED] = report.measured_total - (report.paramscope_total or 0) - sum(diffs.values())
+    diffs = {k: v for k, v in diffs.items() if v}
     report.differences = sorted(diffs.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
     if meas is not None and meas.status == "ok":
         if pred.params is not None or meas.params is not None:

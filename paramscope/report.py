@@ -32,16 +32,18 @@ class LayerRow:
 
     @property
     def status(self) -> str:
-        """Worst verdict across tools: mismatch > unsupported > match; the formula status otherwise."""
+        """Worst verdict: mismatch > failed > no-formula (paramscope's gap) > unsupported
+        (a tool's) > match; the formula status (ok / zero) when nothing was measured."""
         verdicts = {m.get("status") for m in self.measured.values()}
         for verdict in ("mismatch", "failed"):
             if verdict in verdicts:
                 return verdict
-        if self.cost.status == "unsupported":
-            return "unsupported"
-        if "match" in verdicts:
-            return "match"
-        return self.cost.status  # "ok" / "zero" when nothing measured
+        if self.cost.status == "unsupported" or "no-formula" in verdicts:
+            return "no-formula"
+        for verdict in ("unsupported", "match"):
+            if verdict in verdicts:
+                return verdict
+        return self.cost.status
 
     def to_dict(self) -> dict[str, Any]:
         n = self.node
@@ -91,6 +93,17 @@ def _trainable(node: LayerNode, cost: Cost) -> int:
                if k not in node.params or node.params[k].trainable)
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One category of the difference between a tool's total and paramscope's figure."""
+
+    category: str
+    amount: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "amount": self.amount}
+
+
 @dataclass
 class MeasurerResult:
     """One tool's total against paramscope's prediction of it."""
@@ -101,13 +114,15 @@ class MeasurerResult:
     total: dict[str, int | None] = field(default_factory=dict)
     predicted: dict[str, int | None] = field(default_factory=dict)
     note: str = ""
-    explanation: list[str] = field(default_factory=list)  # the difference to paramscope's figures, by category
+    #: tool total = paramscope's figure + the amounts (exactly, when the status is match)
+    explanation: list[Difference] = field(default_factory=list)
     unsupported_ops: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"convention": self.convention, "total": self.total, "predicted": self.predicted,
-                "status": self.status, "note": self.note, "explanation": self.explanation,
+                "status": self.status, "note": self.note,
+                "explanation": [d.to_dict() for d in self.explanation],
                 "unsupported_ops": self.unsupported_ops, **({"extra": self.extra} if self.extra else {})}
 
 
@@ -140,7 +155,7 @@ class Report:
             "trainable_params": trainable,
             "frozen_params": params - trainable,
             "buffers": self.buffers,
-            "macs": sum(r.cost.macs or 0 for r in self.layers),
+            "macs": sum(r.cost.macs or 0 for r in self.layers),  # a lower bound when incomplete
             "flops": sum(r.cost.flops or 0 for r in self.layers),
             "activation_bytes": sum(r.activation_bytes for r in self.layers),
             "param_bytes": sum(_param_bytes(r, self.dtype, self.source) for r in self.layers)
@@ -151,8 +166,23 @@ class Report:
     @property
     def ok(self) -> bool:
         """True when no tool disagrees with its prediction (blind spots named, not failures)."""
-        return all(m.status in ("match", "unsupported", "skipped") for m in self.measurers.values()) \
+        return all(m.status in ("match", "unsupported", "no-formula", "skipped")
+                   for m in self.measurers.values()) \
             and not any(r.status == "mismatch" for r in self.layers)
+
+    @property
+    def complete(self) -> bool:
+        """True when every op that ran has a formula and every tool's figure was predicted."""
+        return (not self.unsupported and not self.unrecorded_ops
+                and not any(m.status == "no-formula" for m in self.measurers.values()))
+
+    @property
+    def gaps(self) -> list[str]:
+        """What makes the analysis incomplete, one line per op (grouped)."""
+        lines = [f"no formula for {kind}" for kind in self.unsupported]
+        lines += [f"no formula for {op} ({n}×)" for op, n in _grouped_ops(self.unrecorded_ops).items()]
+        lines += [f"{t}: {m.note}" for t, m in self.measurers.items() if m.status == "no-formula"]
+        return list(dict.fromkeys(lines))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -161,7 +191,7 @@ class Report:
             "dtype": self.dtype,
             "source": self.source,
             "totals": self.totals,
-            "complete": not self.unsupported and not self.unrecorded_ops,
+            "complete": self.complete,
             "unsupported_kinds": self.unsupported,
             "unrecorded_ops": self.unrecorded_ops,
             "layers": [r.to_dict() for r in self.layers],
@@ -169,6 +199,15 @@ class Report:
             "notes": self.notes,
         }
 
+
+
+def _grouped_ops(unrecorded: dict[str, int]) -> dict[str, int]:
+    """``{"<module>:<op>": n}`` -> ``{op: total n}``."""
+    grouped: dict[str, int] = {}
+    for key, n in unrecorded.items():
+        op = key.partition(":")[2]
+        grouped[op] = grouped.get(op, 0) + n
+    return grouped
 
 
 def activation_bytes(node: LayerNode, dtype: str) -> int:

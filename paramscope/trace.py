@@ -15,11 +15,9 @@ from collections import Counter
 from typing import Any
 
 from paramscope.errors import ParamscopeError
+from paramscope.formulas.hparams import SKIP, normalise, simple
 from paramscope.graph import Graph, LayerNode, ParamInfo, Shape
 
-#: hyper-parameters normalised to n-tuples on 1d/2d/3d kinds.
-TUPLE_HPARAMS = frozenset({"kernel_size", "stride", "padding", "dilation", "output_padding",
-                           "output_size"})
 _SKIP_ARGS = frozenset({"self", "device", "dtype", "args", "kwargs"})
 
 #: functional ops that move or view data without arithmetic: never listed as unrecorded.
@@ -39,120 +37,6 @@ PURE_OPS = frozenset("""
     full_like zeros ones empty full arange _assert zero_ fill_ masked_fill masked_fill_
 """.split())
 
-#: function name -> (kind, positional argument names after the input, defaults).
-FUNCTIONAL_MODULE_OPS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
-    "relu": ("ReLU", ("inplace",), {"inplace": False}),
-    "relu_": ("ReLU", (), {"inplace": True}),
-    "relu6": ("ReLU6", ("inplace",), {"inplace": False}),
-    "hardtanh": ("Hardtanh", ("min_val", "max_val", "inplace"),
-                 {"min_val": -1.0, "max_val": 1.0, "inplace": False}),
-    "leaky_relu": ("LeakyReLU", ("negative_slope", "inplace"),
-                   {"negative_slope": 0.01, "inplace": False}),
-    "elu": ("ELU", ("alpha", "inplace"), {"alpha": 1.0, "inplace": False}),
-    "gelu": ("GELU", (), {"approximate": "none"}),
-    "silu": ("SiLU", ("inplace",), {"inplace": False}),
-    "mish": ("Mish", ("inplace",), {"inplace": False}),
-    "hardswish": ("Hardswish", ("inplace",), {"inplace": False}),
-    "hardsigmoid": ("Hardsigmoid", ("inplace",), {"inplace": False}),
-    "sigmoid": ("Sigmoid", (), {}),
-    "tanh": ("Tanh", (), {}),
-    "softmax": ("Softmax", ("dim",), {"dim": None}),
-    "log_softmax": ("LogSoftmax", ("dim",), {"dim": None}),
-    "flatten": ("Flatten", ("start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1}),
-    "dropout": ("Dropout", ("p", "training", "inplace"),
-                {"p": 0.5, "training": True, "inplace": False}),
-    "interpolate": ("Upsample", ("size", "scale_factor", "mode", "align_corners"),
-                    {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None}),
-    **{f"adaptive_{op}_pool{n}d": (f"Adaptive{op.title()}Pool{n}d", ("output_size",), {})
-       for op in ("avg", "max") for n in (1, 2, 3)},
-    **{f"max_pool{n}d": (f"MaxPool{n}d", ("kernel_size", "stride", "padding", "dilation",
-                                          "ceil_mode", "return_indices"),
-                         {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False,
-                          "return_indices": False}) for n in (1, 2, 3)},
-    **{f"avg_pool{n}d": (f"AvgPool{n}d", ("kernel_size", "stride", "padding", "ceil_mode",
-                                         "count_include_pad", "divisor_override"),
-                         {"stride": None, "padding": 0, "ceil_mode": False,
-                          "count_include_pad": True, "divisor_override": None})
-       for n in (1, 2, 3)},
-}
-
-#: functions that apply a weight tensor passed in: the kind whose formula costs them.
-WEIGHTED_OPS: dict[str, str] = {"linear": "Linear", "conv1d": "Conv1d", "conv2d": "Conv2d",
-                                "conv3d": "Conv3d"}
-
-
-def weighted_hparams(kind: str, args, kwargs, out_shape: Shape) -> dict[str, Any] | None:
-    """Hyper-parameters of ``F.linear`` / ``F.convNd`` from the weight's shape and the
-    call's arguments (torch.nn names, as the module would have them); None if unreadable."""
-    names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
-    bound = dict(zip(names, args))
-    bound.update({k: v for k, v in kwargs.items() if k in names})
-    weight = bound.get("weight")
-    if weight is None or not hasattr(weight, "shape"):
-        return None
-    has_bias = bound.get("bias") is not None
-    if kind == "Linear":
-        return {"in_features": int(weight.shape[-1]), "out_features": int(weight.shape[0]),
-                "bias": has_bias}
-    groups = int(bound.get("groups", 1))
-    raw = {"in_channels": int(weight.shape[1]) * groups, "out_channels": int(weight.shape[0]),
-           "kernel_size": tuple(int(k) for k in weight.shape[2:]), "stride": bound.get("stride", 1),
-           "padding": bound.get("padding", 0), "dilation": bound.get("dilation", 1),
-           "groups": groups, "bias": has_bias, "padding_mode": "zeros"}
-    raw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items()}
-    return normalise_hparams(kind, raw, out_shape)
-
-
-def einsum_hparams(args) -> dict[str, Any] | None:
-    """Equation and operand shapes of a two-operand ``torch.einsum``, else None."""
-    from paramscope.formulas.einsum import parse_equation
-
-    if not args or not isinstance(args[0], str):
-        return None
-    operands = args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
-    shapes = [tuple(int(d) for d in getattr(t, "shape", ())) for t in operands]
-    if parse_equation(args[0], shapes) is None:
-        return None
-    return {"equation": args[0], "shapes": shapes}
-
-
-#: attention functions -> the kind whose formula costs them.
-ATTENTION_OPS = {"multi_head_attention_forward": "MultiheadAttention",
-                 "scaled_dot_product_attention": "scaled_dot_product_attention"}
-_MHA_ARGS = ("query", "key", "value", "embed_dim_to_check", "num_heads", "in_proj_weight",
-             "in_proj_bias", "bias_k", "bias_v", "add_zero_attn", "dropout_p", "out_proj_weight",
-             "out_proj_bias")
-
-
-def attention_hparams(name: str, args, kwargs) -> dict[str, Any] | None:
-    """q/k/v shapes (and heads, biases) of an attention call; None if they are not batched."""
-    names = _MHA_ARGS if name == "multi_head_attention_forward" else ("query", "key", "value")
-    bound = dict(zip(names, args))
-    bound.update({k: v for k, v in kwargs.items() if k in names})
-    shapes = [tuple(int(d) for d in getattr(bound.get(k), "shape", ())) for k in ("query", "key", "value")]
-    if name == "scaled_dot_product_attention":
-        if any(len(s) < 2 for s in shapes):
-            return None
-        return {"q_shape": shapes[0], "k_shape": shapes[1], "v_shape": shapes[2]}
-    if any(len(s) == 2 for s in shapes):  # unbatched (L, E): one sequence
-        shapes = [(s[0], 1, s[1]) for s in shapes]
-    if any(len(s) != 3 for s in shapes):
-        return None
-    return {"q_shape": shapes[0], "k_shape": shapes[1], "v_shape": shapes[2],
-            "num_heads": int(bound.get("num_heads", 1)),
-            "in_proj_bias": bound.get("in_proj_bias") is not None,
-            "out_proj_bias": bound.get("out_proj_bias") is not None,
-            "bias_k": bound.get("bias_k") is not None,
-            "add_zero_attn": bool(bound.get("add_zero_attn", False))}
-
-
-#: function name -> functional kind (``"add"``, ``"mul"``, ``"matmul"``).
-ARITHMETIC_OPS: dict[str, str] = {
-    **dict.fromkeys(("add", "add_", "__add__", "__radd__", "__iadd__"), "add"),
-    **dict.fromkeys(("mul", "mul_", "multiply", "__mul__", "__rmul__", "__imul__"), "mul"),
-    **dict.fromkeys(("matmul", "__matmul__", "__rmatmul__", "bmm", "mm"), "matmul"),
-}
-
 def trace(model, input_shape, dtype: str = "float32") -> Graph:
     """The Graph of ``model`` on an input of ``input_shape`` (batch included).
 
@@ -163,13 +47,61 @@ def trace(model, input_shape, dtype: str = "float32") -> Graph:
 
     x = example_input(input_shape, dtype)
     work = meta_model(model)
-    rec = _Recorder(work)
+    rec = _record(model, work, x)
+    unfaithful = _params_differ(rec.nodes)
+    if unfaithful:  # cost those modules from the ops they run, not as their kind
+        rec = _record(model, work, x, unfaithful)
+    return Graph(nodes=rec.nodes, input_shape=tuple(x.shape), source="module", dtype=dtype,
+                 modules={name: _display_kind(m) for m, name in rec.names.items()},
+                 unrecorded_ops=dict(rec.unrecorded), container_params=rec.container_params(),
+                 unused_params=rec.unused_params(),
+                 subtree_params={name: sum(p.numel() for p in m.parameters())
+                                 for m, name in rec.names.items()},
+                 subtree_trainable={name: sum(p.numel() for p in m.parameters() if p.requires_grad)
+                                    for m, name in rec.names.items()},
+                 called=tuple(rec.names[m] for m in rec.called))
+
+
+def _unopaque_kind(module, kind: str) -> str:
+    """The kind of a leaf costed from the ops it runs: never a registered kind's name."""
+    from paramscope.formulas import registered_kinds
+
+    if kind not in registered_kinds():
+        return kind
+    own = type(module)
+    return f"{own.__module__}.{own.__qualname__}"
+
+
+def _display_kind(module) -> str:
+    """What reports call a module: its own class name (``MyConv``, ``Bottleneck``)."""
+    return type(module).__name__
+
+
+def _params_differ(nodes) -> frozenset:
+    """Names of module nodes whose own parameters are not the ones their formula derives."""
+    from paramscope.formulas import formula_params
+
+    names = set()
+    for node in nodes:
+        if node.functional or node.call_index or node.hparams.get("composite"):
+            continue
+        expected = formula_params(node)
+        if expected is not None and expected != {n: p.numel for n, p in node.params.items()}:
+            names.add(node.name)
+    return frozenset(names)
+
+
+def _record(model, work, x, unfaithful: frozenset = frozenset()) -> "_Recorder":
+    """One forward pass of ``work`` with the recorder's hooks and modes, hooks removed after."""
+    import torch
+
+    rec = _Recorder(work, unfaithful)
     handles = []
     try:
         for module in rec.names:
             handles.append(module.register_forward_pre_hook(rec.enter, with_kwargs=True))
             handles.append(module.register_forward_hook(rec.leave, with_kwargs=True))
-        with torch.no_grad(), _function_recorder(rec):
+        with torch.no_grad(), _function_recorder(rec), _aten_collector(rec):
             work(x)
     except ParamscopeError:
         raise
@@ -181,9 +113,7 @@ def trace(model, input_shape, dtype: str = "float32") -> Graph:
     finally:
         for handle in handles:
             handle.remove()
-    return Graph(nodes=rec.nodes, input_shape=tuple(x.shape), source="module", dtype=dtype,
-                 modules={name: type(m).__name__ for m, name in rec.names.items()},
-                 unrecorded_ops=dict(rec.unrecorded), container_params=rec.container_params())
+    return rec
 
 
 def example_input(input_shape, dtype: str = "float32", device: str = "meta"):
@@ -235,52 +165,54 @@ def meta_model(model):
 
 # --------------------------------------------------------------------------- modules
 
-def resolve_kind(module) -> tuple[str, type]:
-    """``(kind, class)``: the first class in the MRO that is a registered torch.nn kind,
-    else the module's own class name (never a substring match)."""
+def _kind_classes() -> dict[type, str]:
+    """Module class -> kind, by identity: ``torch.nn.<Kind>`` for every registered kind
+    that torch.nn defines, plus classes a kind names elsewhere (torchvision's StochasticDepth)
+    whose package is already imported (paramscope never imports it)."""
+    import sys
+
+    import torch.nn as nn
+
+    from paramscope.formulas import registered_kinds
+    from paramscope.formulas.registry import external_modules
+
+    found: dict[type, str] = {}
+    for kind in registered_kinds():
+        cls = getattr(nn, kind, None)
+        if isinstance(cls, type) and issubclass(cls, nn.Module):
+            found[cls] = kind
+    for kind, paths in external_modules().items():
+        for path in paths:
+            module_name, _, name = path.rpartition(".")
+            cls = getattr(sys.modules.get(module_name), name, None)
+            if isinstance(cls, type):
+                found[cls] = kind
+    return found
+
+
+def resolve_kind(module) -> tuple[str, type, bool]:
+    """``(kind, class, faithful)`` of a module, by class identity (never by class name).
+
+    The kind is that of the nearest class in the MRO registered for a kind.  ``faithful``
+    is False for a subclass that overrides ``forward``: it is not costed as its base (its
+    own name is its kind, and the ops it runs are recorded).  A class of no kind gets its
+    own name, qualified by its module when that name is also a kind's (a user's ``Linear``).
+    """
     from paramscope.formulas import registered_kinds
 
-    kinds = registered_kinds()
-    for cls in type(module).__mro__:
-        if cls.__name__ in kinds and cls.__module__.startswith("torch."):
-            return cls.__name__, cls
-    return type(module).__name__, type(module)
-
-
-def _rank(kind: str) -> int | None:
-    return int(kind[-2]) if len(kind) > 2 and kind[-1] == "d" and kind[-2].isdigit() else None
-
-
-def _simple(value) -> Any:
-    """A hyper-parameter value as plain data, or ``_SKIP`` when it is not plain."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (tuple, list)) and all(
-            v is None or isinstance(v, (bool, int, float, str)) for v in value):
-        return tuple(value)
-    return _SKIP
-
-
-_SKIP = object()
-
-
-def normalise_hparams(kind: str, raw: dict[str, Any], out_shape: Shape) -> dict[str, Any]:
-    """graph.py's normalisation: n-tuples on 1d/2d/3d kinds, pool stride None -> kernel,
-    adaptive output_size None entries -> the traced output size."""
-    n = _rank(kind)
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if n and key in TUPLE_HPARAMS and value is not None and not isinstance(value, str):
-            value = tuple(value) if isinstance(value, tuple) else (value,) * n
-            if len(value) == 1 and n > 1:
-                value = value * n
-        out[key] = value
-    if n and "stride" in out and out["stride"] in (None, ()) and "kernel_size" in out:
-        out["stride"] = out["kernel_size"]
-    if n and isinstance(out.get("output_size"), tuple) and len(out_shape) >= n:
-        out["output_size"] = tuple(o if o is not None else s
-                                   for o, s in zip(out["output_size"], out_shape[-n:]))
-    return out
+    classes = _kind_classes()
+    own = type(module)
+    for cls in own.__mro__:
+        kind = classes.get(cls)
+        if kind is None:
+            continue
+        if own is cls or getattr(own, "forward", None) is getattr(cls, "forward", None):
+            return kind, cls, True
+        break
+    name = own.__name__
+    if name in registered_kinds():
+        name = f"{own.__module__}.{own.__qualname__}"
+    return name, own, False
 
 
 def module_hparams(module, kind: str, cls: type, out_shape: Shape) -> dict[str, Any]:
@@ -288,10 +220,15 @@ def module_hparams(module, kind: str, cls: type, out_shape: Shape) -> dict[str, 
     import torch
 
     raw: dict[str, Any] = {}
-    try:
-        params = inspect.signature(cls.__init__).parameters
-    except (TypeError, ValueError):
-        params = {}
+    params: Any = {}
+    for klass in cls.__mro__:  # nn.LSTM's __init__ is (*args, **kwargs): RNNBase names them
+        try:
+            params = {n: p for n, p in inspect.signature(klass.__init__).parameters.items()
+                      if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        except (TypeError, ValueError):
+            params = {}
+        if set(params) - {"self"}:
+            break
     for arg in params:
         if arg in _SKIP_ARGS or arg.startswith("_") or not hasattr(module, arg):
             continue
@@ -300,10 +237,10 @@ def module_hparams(module, kind: str, cls: type, out_shape: Shape) -> dict[str, 
             value = value is not None
         elif isinstance(value, torch.Size):
             value = tuple(value)
-        value = _simple(value)
-        if value is not _SKIP:
+        value = simple(value)
+        if value is not SKIP:
             raw[arg] = value
-    return normalise_hparams(kind, raw, out_shape)
+    return normalise(kind, raw, out_shape)
 
 
 def _tensors(values) -> list:
@@ -343,7 +280,7 @@ def _dtype_name(t) -> str:
 class _Recorder:
     """Hook state: the running-module stack and the nodes recorded so far."""
 
-    def __init__(self, root) -> None:
+    def __init__(self, root, unfaithful: frozenset = frozenset()) -> None:
         self.root = root
         self.names: dict[Any, str] = {}
         for name, module in root.named_modules():
@@ -351,18 +288,19 @@ class _Recorder:
         self.leaves = {m for m in self.names if next(m.children(), None) is None}
         #: leaves whose kind has a formula: their inner ops are covered by it.  A leaf
         #: with no formula is *composite*: the functional ops it calls are recorded.
-        from paramscope.formulas import registered_kinds
-
-        kinds = registered_kinds()
-        self.opaque = {m for m in self.leaves if resolve_kind(m)[0] in kinds}
+        #: ``unfaithful`` names leaves whose own parameters differ from their kind's formula
+        #: (an old-style weight_norm): they are costed from the ops they run instead.
+        self.opaque = {m for m in self.leaves
+                       if resolve_kind(m)[2] and self.names[m] not in unfaithful}
         self.stack: list[Any] = []
         self.nodes: list[LayerNode] = []
         self.calls: Counter = Counter()
         self.unrecorded: Counter = Counter()
         self.seen_in: Counter = Counter()  # module name -> function calls seen in it (any)
         self.unrecorded_in: Counter = Counter()  # module name -> calls no formula covers
-        self.called: set = set()
+        self.called: dict = {}  # modules whose forward ran, in call order
         self.busy = False  # True while our own hook code runs (ignore its tensor ops)
+        self.collecting: list[list] = []  # aten ops of the function calls being recorded
         self.owners: dict[int, str] = {}  # id(tensor) -> first "<module>.<param>"
         self._param_info = {m: self._infos(m, m._parameters) for m in self.names}
 
@@ -378,14 +316,20 @@ class _Recorder:
         return infos
 
     def container_params(self) -> dict[str, dict[str, ParamInfo]]:
-        """Parameters no LayerNode carries: of non-leaf modules, and of modules never called."""
+        """Parameters owned directly by non-leaf modules that ran (a class token)."""
         return {self.names[m]: infos for m, infos in self._param_info.items()
-                if infos and (m not in self.leaves or m not in self.called)}
+                if infos and m not in self.leaves and m in self.called}
+
+    def unused_params(self) -> dict[str, dict[str, ParamInfo]]:
+        """Parameters of modules whose forward never ran (MultiheadAttention's out_proj,
+        used through its weight only, or a layer the model defines but never calls)."""
+        return {self.names[m]: infos for m, infos in self._param_info.items()
+                if infos and m not in self.called}
 
     # hooks --------------------------------------------------------------
     def enter(self, module, args, kwargs):
         self.stack.append(module)
-        self.called.add(module)
+        self.called.setdefault(module, None)
 
     def leave(self, module, args, kwargs, output):
         if self.stack and self.stack[-1] is module:
@@ -394,7 +338,9 @@ class _Recorder:
             return
         self.busy = True
         try:
-            kind, cls = resolve_kind(module)
+            kind, cls, _ = resolve_kind(module)
+            if module not in self.opaque:
+                kind = _unopaque_kind(module, kind)
             out = _first_tensor(output)
             out_shape = tuple(out.shape) if out is not None else ()
             index = self.calls[id(module)]
@@ -418,60 +364,47 @@ class _Recorder:
         """True when a function call should be looked at (inside a non-leaf module)."""
         return not self.busy and bool(self.stack) and self.stack[-1] not in self.opaque
 
-    def unmodelled(self, func, name: str) -> None:
+    def unmodelled(self, label: str, missing: list[str]) -> None:
         """A call no formula covers: listed in the graph, and its module is not composite."""
         owner = self.names[self.stack[-1]]
-        self.unrecorded[f"{owner}:{_label(func, name)}"] += 1
+        self.unrecorded[f"{owner}:{label} ({', '.join(missing)})"] += 1
         self.unrecorded_in[owner] += 1
 
-    def record_function(self, func, args, kwargs, result) -> None:
+    def record_function(self, func, args, kwargs, result, calls=()) -> None:
+        """Record one function call run inside a non-opaque module: as the layer kind it
+        is an alias of, else as an ``op`` costed from its aten ops (:mod:`formulas.aten`)."""
+        from paramscope.formulas.aten import aten_cost, unmodelled
+        from paramscope.formulas.registry import alias_of
+
         name = getattr(func, "__name__", None) or repr(func)
-        self.seen_in[self.names[self.stack[-1]]] += 1
-        if name in ARITHMETIC_OPS:
-            kind = ARITHMETIC_OPS[name]
-            inplace = name.startswith("__i") or (name.endswith("_") and not name.endswith("__"))
-            hparams = {"op": name, "inplace": inplace}
-        elif name == "einsum":
-            kind = "einsum"
-            hparams = einsum_hparams(args)
-            if hparams is None:
-                self.unmodelled(func, name)
-                return
-        elif name in ATTENTION_OPS:
-            kind = ATTENTION_OPS[name]
-            hparams = attention_hparams(name, args, kwargs)
-            if hparams is None:
-                self.unmodelled(func, name)
-                return
-        elif name in WEIGHTED_OPS:
-            kind = WEIGHTED_OPS[name]
-            out = _first_tensor(result)
-            hparams = weighted_hparams(kind, args, kwargs, tuple(out.shape) if out is not None else ())
-            if hparams is None:
-                self.unmodelled(func, name)
-                return
-        elif name in FUNCTIONAL_MODULE_OPS:
-            kind, order, defaults = FUNCTIONAL_MODULE_OPS[name]
-            raw = dict(defaults)
-            raw.update(zip(order, args[1:]))
-            raw.update({k: v for k, v in kwargs.items() if k in defaults or k in order})
-            raw = {k: _simple(v) for k, v in raw.items() if _simple(v) is not _SKIP}
-            out = _first_tensor(result)
-            hparams = normalise_hparams(kind, raw, tuple(out.shape) if out is not None else ())
-        else:
-            if name not in PURE_OPS:
-                self.unmodelled(func, name)
-            return
         owner = self.stack[-1]
+        self.seen_in[self.names[owner]] += 1
         out = _first_tensor(result)
+        out_shape = tuple(int(d) for d in out.shape) if out is not None else ()
+        extract = alias_of(name)
+        found = extract(name, args, kwargs, out_shape) if extract is not None else None
+        kind, hparams = found if found is not None else (None, None)
+        if kind == "MultiheadAttention":  # what decides torch's CPU fast path (fvcore sees it)
+            hparams["batch_first"] = bool(getattr(owner, "batch_first", False))
+        if kind is None:
+            if name in PURE_OPS:
+                return
+            missing = unmodelled(calls)
+            if not missing and not any(c.macs or c.flops for c in map(aten_cost, calls)):
+                return  # moves or creates data only: no arithmetic, no row
+            kind = _label(func, name)
+            hparams = {"callable": kind}
+            if missing:
+                self.unmodelled(kind, missing)
         key = (self.names[owner], kind)
         index = self.calls[key]
         self.calls[key] += 1
         self.nodes.append(LayerNode(
             name=self.names[owner], kind=kind, hparams=hparams,
             in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
-            out_shape=tuple(out.shape) if out is not None else (), call_index=index,
-            dtype=_dtype_name(out), functional=True, training=bool(owner.training)))
+            out_shape=out_shape, call_index=index,
+            dtype=_dtype_name(out), functional=True, training=bool(owner.training),
+            aten=tuple(calls)))
 
 
 def _label(func, name: str) -> str:
@@ -484,19 +417,58 @@ def _label(func, name: str) -> str:
 
 
 def _function_recorder(rec: _Recorder):
-    """A TorchFunctionMode that hands every function call to ``rec``."""
+    """A TorchFunctionMode that hands every function call to ``rec``, with the aten ops
+    that ran inside it (collected by :func:`_aten_collector`)."""
     from torch.overrides import TorchFunctionMode
 
     class FunctionRecorder(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            result = func(*args, **kwargs)
+            if not rec.wants():
+                return func(*args, **kwargs)
+            rec.collecting.append([])
+            try:
+                result = func(*args, **kwargs)
+            finally:
+                calls = tuple(rec.collecting.pop())
             if rec.wants():
                 rec.busy = True
                 try:
-                    rec.record_function(func, args, kwargs, result)
+                    rec.record_function(func, args, kwargs, result, calls)
                 finally:
                     rec.busy = False
             return result
 
     return FunctionRecorder()
+
+
+def _aten_collector(rec: _Recorder):
+    """A TorchDispatchMode that records each aten op (name, operand shapes) into the
+    innermost function call the recorder is collecting for."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from paramscope.formulas.aten import AtenCall
+
+    def shapes(values):
+        return tuple(tuple(int(d) for d in t.shape) for t in _tensors(values)
+                     if isinstance(t, torch.Tensor))
+
+    class AtenCollector(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            result = func(*args, **kwargs)
+            if rec.collecting:
+                name = func._overloadpacket.__name__ if hasattr(func, "_overloadpacket") else str(func)
+                extra = ()
+                if name in ("convolution", "_convolution") and len(args) > 6:
+                    extra = (("transposed", bool(args[6])),)
+                elif name == "gelu":
+                    extra = (("approximate", kwargs.get("approximate", args[1] if len(args) > 1 else "none")),)
+                out = _first_tensor(result)
+                rec.collecting[-1].append(AtenCall(
+                    name, shapes([*args, *kwargs.values()]),
+                    tuple(int(d) for d in out.shape) if out is not None else (), extra))
+            return result
+
+    return AtenCollector()

@@ -136,7 +136,8 @@ def test_run_measurers_fills_the_analysis_report():
     assert report.measurers["flop_counter"].status == "match"
     fv = report.measurers["fvcore"]
     assert fv.status in ("match", "unsupported") and len(fv.explanation) == 1
-    assert "aten::_convolution_mode" in fv.explanation[0]
+    assert "aten::_convolution_mode" in fv.explanation[0].category
+    assert fv.explanation[0].amount == fv.total[fv.extra["metric"]] - fv.extra["paramscope_total"]
     assert fv.unsupported_ops["aten::_convolution_mode"] == 4
     first = report.layers[0]
     assert first.measured["fvcore"]["status"] == "unsupported"
@@ -148,25 +149,43 @@ def test_run_measurers_fills_the_analysis_report():
 def test_unmodelled_functional_op_is_paramscope_blind_spot():
     from torch import nn
 
-    class Gram(nn.Module):  # a 3-operand einsum has no formula: a blind spot, named, not a mismatch
+    class Gram(nn.Module):  # an FFT has no formula: paramscope's gap, named; no tool blamed
         def __init__(self):
             super().__init__()
             self.proj = nn.Linear(32, 32)
 
         def forward(self, x):
             y = self.proj(x)
-            return torch.einsum("bld,bmd,bme->ble", y, y, y) + 1.0
+            return torch.fft.rfft(torch.einsum("bld,bmd->blm", y, y), dim=-1).real + 1.0
 
     model = nn.Sequential(Gram()).eval()
     report = compare(model, (2, 5, 32), tools=["flop_counter", "torchinfo"])
     cell = cells(report, "flop_counter")["0"]
-    assert cell.status == "unsupported" and "torch.einsum" in cell.reason
+    assert cell.status == "match" and cell.predicted == cell.measured  # the tool's count is known
+    assert any("aten._fft_r2c" in note for row in report.rows for note in row.notes)
     summary = report.tools["flop_counter"]
     assert summary.agrees and UNEXPLAINED not in dict(summary.differences)
-    assert dict(summary.differences)["not predicted by paramscope (rows marked unsupported)"] == (
-        summary.measured_total - summary.predicted_total)
+    assert summary.paramscope_total + sum(v for _, v in summary.differences) == summary.measured_total
     assert report.tools["torchinfo"].agrees
     assert report.params == sum(p.numel() for p in model.parameters())
+
+
+def test_op_without_formula_makes_check_fail_naming_it(cli, write_spec, tmp_path, monkeypatch):
+    """A forward that runs torch.fft.rfft2: complete is false, check exits 1 naming the aten
+    op, and --allow-incomplete lets it pass."""
+    (tmp_path / "fftnet.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "class FFTNet(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 4, 3)\n"
+        "    def forward(self, x):\n        return torch.fft.rfft2(self.conv(x)).real\n"
+        "def build():\n    return FFTNet()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, err = cli("check", "fftnet:build", "--input", "1x3x16x16", "--measure", "flop_counter")
+    assert code == 1, out + err
+    assert "aten._fft_r2c" in out and "INCOMPLETE" in out
+    code, out, err = cli("check", "fftnet:build", "--input", "1x3x16x16", "--measure", "flop_counter",
+                         "--allow-incomplete")
+    assert code == 0, out + err
 
 
 def test_transformer_layer_attention_is_modelled():

@@ -106,11 +106,13 @@ def test_functional_forms_attributed_to_innermost_module():
     kinds = [(n.key, n.kind) for n in graph.nodes]
     assert kinds == [("conv", "Conv2d"), (":ReLU", "ReLU"), (":MaxPool2d", "MaxPool2d"),
                      (":AdaptiveAvgPool2d", "AdaptiveAvgPool2d"), (":Flatten", "Flatten"),
+                     (":Tensor.sub", "Tensor.sub"), (":Tensor.mean", "Tensor.mean"),
                      (":matmul", "matmul"), (":Sigmoid", "Sigmoid"), (":mul", "mul")]
     pool = graph.nodes[2]
     assert pool.hparams["kernel_size"] == (2, 2) and pool.hparams["stride"] == (2, 2)
     assert graph.nodes[3].hparams["output_size"] == (1, 4)  # None -> traced size
-    assert graph.unrecorded_ops == {":Tensor.sub": 1, ":Tensor.mean": 1}
+    assert graph.unrecorded_ops == {}  # sub and mean are costed from their aten ops
+    assert cost_of(graph.nodes[5]).flops == cost_of(graph.nodes[6]).flops == 2 * 16
     assert graph.container_params[""]["cls"].shape == (4,)
 
 
@@ -132,13 +134,24 @@ def test_kind_of_subclass_walks_the_mro():
     assert cost_of(mul).flops == 1 * 4 * 4 * 4 and cost_of(scaled).status == "ok"
 
 
-def test_leaf_without_formula_and_without_visible_ops_stays_unsupported():
-    """LSTM's arithmetic runs in one C++ call: nothing is recorded, so never a silent 0."""
-    lstm = nn.LSTM(8, 16, batch_first=True)
-    graph = trace(lstm, (2, 5, 8))
-    node = next(n for n in graph.nodes if n.kind == "LSTM")
-    assert "composite" not in node.hparams
-    assert cost_of(node).status == "unsupported" and cost_of(node).macs is None
+@pytest.mark.parametrize("make,shape", [
+    (lambda: nn.LSTM(8, 16, batch_first=True), (2, 5, 8)),
+    (lambda: nn.LSTM(8, 16, num_layers=2, bidirectional=True, proj_size=4), (5, 2, 8)),
+    (lambda: nn.GRU(8, 16, num_layers=2, bias=False), (5, 2, 8)),
+    (lambda: nn.RNN(8, 16, nonlinearity="relu"), (5, 8)),
+    (lambda: nn.LSTMCell(8, 16), (3, 8)),
+    (lambda: nn.GRUCell(8, 16), (3, 8)),
+    (lambda: nn.RNNCell(8, 16, bias=False), (3, 8)),
+])
+def test_recurrent_layers_have_formulas_equal_to_torch(make, shape):
+    """Recurrent layers: params equal the module's own, MACs equal FlopCounterMode / 2."""
+    module = make()
+    graph = trace(module, shape)
+    (node,) = [n for n in graph.nodes if not n.functional]
+    cost = cost_of(node)
+    assert cost.status == "ok"
+    assert cost.total_params == sum(p.numel() for p in module.parameters())
+    assert 2 * cost.macs == flop_count(module, shape)
 
 
 def flop_count(module: nn.Module, shape) -> int:
@@ -296,8 +309,8 @@ def test_params_of_uncalled_modules_are_kept():
 
     graph = trace(Attend(), (2, 3, 16))
     # out_proj is used through its weight, never called: its params are listed, not lost
-    assert set(graph.container_params) == {"attn", "attn.out_proj"}
-    kept = sum(p.numel for ps in graph.container_params.values() for p in ps.values())
+    assert set(graph.container_params) == {"attn"} and set(graph.unused_params) == {"attn.out_proj"}
+    kept = sum(p.numel for ps in graph.unowned_params().values() for p in ps.values())
     assert kept == sum(p.numel() for p in model.parameters())
     assert graph.unrecorded_ops == {}  # the attention itself is a costed node
     assert [n.kind for n in graph.nodes if n.name == "attn"] == ["MultiheadAttention"]

@@ -74,8 +74,11 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
           all_: Annotated[bool, typer.Option("--all", help="Check every built-in config.")] = False,
           input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
           measure: MeasureOpt = "all", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
-          fvcore_budget: FvcoreBudgetOpt = None, import_path: ImportPathOpt = None) -> None:
-    """Exit 0 when every tool's per-layer figures equal paramscope's predictions, 1 on any mismatch."""
+          fvcore_budget: FvcoreBudgetOpt = None, import_path: ImportPathOpt = None,
+          allow_incomplete: Annotated[bool, typer.Option(
+              "--allow-incomplete", help="Pass even when some op has no formula (named in the report).")] = False) -> None:
+    """Exit 0 when every tool's per-layer figures equal paramscope's predictions and every op
+    has a formula; 1 on any mismatch or (unless --allow-incomplete) any op with no formula."""
     from paramscope.render.export import FORMATS, check_output, publish
 
     parse_choice("--format", fmt, FORMATS)
@@ -102,5 +105,5 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
             json_data=lambda: render.check_dict(results),
             csv=lambda: render.check_csv(results),
             markdown=lambda: render.check_markdown(results))
-    if not all(r.ok for _, r, _ in results):
+    if not all(r.ok and (r.complete or allow_incomplete) for _, r, _ in results):
         raise typer.Exit(1)

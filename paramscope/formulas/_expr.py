@@ -35,11 +35,19 @@ def times(*groups: str) -> str:
     return " × ".join(groups)
 
 
-def rank(kind: str) -> int:
-    """Spatial rank from a kind's ``1d/2d/3d`` suffix (``"Conv2d"`` -> 2)."""
-    if len(kind) >= 2 and kind[-1] == "d" and kind[-2].isdigit():
+def suffix_rank(kind: str) -> int | None:
+    """Spatial rank from a kind's ``1d/2d/3d`` suffix (``"Conv2d"`` -> 2), else None."""
+    if len(kind) > 2 and kind[-1] == "d" and kind[-2].isdigit():
         return int(kind[-2])
-    raise ValueError(f"{kind!r} has no 1d/2d/3d suffix")
+    return None
+
+
+def rank(kind: str) -> int:
+    """Spatial rank of a kind that must have a ``1d/2d/3d`` suffix."""
+    n = suffix_rank(kind)
+    if n is None:
+        raise ValueError(f"{kind!r} has no 1d/2d/3d suffix")
+    return n
 
 
 def ntuple(value, n: int) -> tuple:

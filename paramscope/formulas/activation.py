@@ -6,9 +6,12 @@ transcendental (exp, log, tanh, erf).
 
 from __future__ import annotations
 
+from math import prod
+
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import num, per_element
-from paramscope.formulas.registry import Cost, formula
+from paramscope.formulas.hparams import bind, positional, shape_of
+from paramscope.formulas.registry import Cost, formula, functional
 
 #: kind -> (FLOPs per output element, what they are).
 ACTIVATION_FLOPS: dict[str, tuple[int, str]] = {
@@ -50,3 +53,41 @@ def activation(node: LayerNode) -> Cost:
         slopes = node.hparams.get("num_parameters", 1)
         parts = [("weight", num(slopes), slopes)]
     return per_element(node, cost, why, parts)
+
+
+#: function name -> (kind, plain arguments after the input, torch's defaults).
+ACTIVATION_FUNCTIONS: dict[str, tuple[str, tuple[str, ...], dict]] = {
+    "relu": ("ReLU", ("inplace",), {"inplace": False}),
+    "relu_": ("ReLU", (), {"inplace": True}),
+    "relu6": ("ReLU6", ("inplace",), {"inplace": False}),
+    "hardtanh": ("Hardtanh", ("min_val", "max_val", "inplace"),
+                 {"min_val": -1.0, "max_val": 1.0, "inplace": False}),
+    "leaky_relu": ("LeakyReLU", ("negative_slope", "inplace"),
+                   {"negative_slope": 0.01, "inplace": False}),
+    "elu": ("ELU", ("alpha", "inplace"), {"alpha": 1.0, "inplace": False}),
+    "celu": ("CELU", ("alpha", "inplace"), {"alpha": 1.0, "inplace": False}),
+    "selu": ("SELU", ("inplace",), {"inplace": False}),
+    "gelu": ("GELU", (), {"approximate": "none"}),
+    "silu": ("SiLU", ("inplace",), {"inplace": False}),
+    "mish": ("Mish", ("inplace",), {"inplace": False}),
+    "hardswish": ("Hardswish", ("inplace",), {"inplace": False}),
+    "hardsigmoid": ("Hardsigmoid", ("inplace",), {"inplace": False}),
+    "sigmoid": ("Sigmoid", (), {}),
+    "tanh": ("Tanh", (), {}),
+    "softplus": ("Softplus", ("beta", "threshold"), {"beta": 1.0, "threshold": 20.0}),
+    "softmax": ("Softmax", ("dim",), {"dim": None}),
+    "log_softmax": ("LogSoftmax", ("dim",), {"dim": None}),
+}
+for _name, (_kind, _order, _defaults) in ACTIVATION_FUNCTIONS.items():
+    functional(_name, extract=positional(_kind, _order, _defaults))
+
+
+def _prelu(name, args, kwargs, out_shape):
+    """``F.prelu(input, weight)``: one slope per weight element."""
+    w = shape_of(bind(("input", "weight"), args, kwargs).get("weight"))
+    if not w:
+        return None
+    return "PReLU", {"num_parameters": prod(w)}
+
+
+functional("prelu", extract=_prelu)

@@ -15,7 +15,8 @@ from math import prod
 
 from paramscope.formulas._expr import dims, num, times
 from paramscope.formulas.activation import ACTIVATION_FLOPS
-from paramscope.formulas.registry import Cost, Term, formula
+from paramscope.formulas.hparams import bind, shape_of
+from paramscope.formulas.registry import Cost, Term, formula, functional
 from paramscope.graph import LayerNode
 
 SOFTMAX_FLOPS = ACTIVATION_FLOPS["Softmax"][0]
@@ -71,3 +72,40 @@ def scaled_dot_product_attention(node: LayerNode) -> Cost:
              ("softmax", times(num(SOFTMAX_FLOPS), dims((*q[:-2], L, S))), SOFTMAX_FLOPS * batch * L * S)]
     macs, flops, terms = _terms(parts, extra)
     return Cost(node.kind, {}, macs, flops, terms, "ok", "")
+
+
+_MHA_ARGS = ("query", "key", "value", "embed_dim_to_check", "num_heads", "in_proj_weight",
+             "in_proj_bias", "bias_k", "bias_v", "add_zero_attn", "dropout_p", "out_proj_weight",
+             "out_proj_bias")
+
+
+def _mha(name, args, kwargs, out_shape):
+    """``F.multi_head_attention_forward``: q/k/v shapes (L×N×E), heads and biases."""
+    b = bind(_MHA_ARGS, args, kwargs)
+    shapes = [shape_of(b.get(k)) for k in ("query", "key", "value")]
+    if any(len(s) == 2 for s in shapes):  # unbatched (L, E): one sequence
+        shapes = [(s[0], 1, s[1]) for s in shapes]
+    if any(len(s) != 3 for s in shapes):
+        return None
+    return "MultiheadAttention", {
+        "q_shape": shapes[0], "k_shape": shapes[1], "v_shape": shapes[2],
+        "num_heads": int(b.get("num_heads", 1)),
+        "in_proj_bias": b.get("in_proj_bias") is not None,
+        "out_proj_bias": b.get("out_proj_bias") is not None,
+        "bias_k": b.get("bias_k") is not None,
+        "add_zero_attn": bool(b.get("add_zero_attn", False)),
+        "self_attention": b.get("query") is b.get("key") is b.get("value")}
+
+
+def _sdpa(name, args, kwargs, out_shape):
+    """``F.scaled_dot_product_attention``: …×L×d queries, …×S×d keys, …×S×d_v values."""
+    b = bind(("query", "key", "value"), args, kwargs)
+    shapes = [shape_of(b.get(k)) for k in ("query", "key", "value")]
+    if any(len(s) < 2 for s in shapes):
+        return None
+    return "scaled_dot_product_attention", {"q_shape": shapes[0], "k_shape": shapes[1],
+                                            "v_shape": shapes[2]}
+
+
+functional("multi_head_attention_forward", extract=_mha)
+functional("scaled_dot_product_attention", extract=_sdpa)

@@ -13,7 +13,8 @@ from math import prod
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import (dims, join_notes, ntuple, num, param_terms, rank,
                                        shape_note, sliding_out_len, times)
-from paramscope.formulas.registry import Cost, Term, formula
+from paramscope.formulas.hparams import bind, normalise, shape_of
+from paramscope.formulas.registry import Cost, Term, formula, functional
 
 CONV_KINDS = ("Conv1d", "Conv2d", "Conv3d")
 TRANSPOSED_KINDS = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
@@ -70,3 +71,47 @@ def conv(node: LayerNode) -> Cost:
         flops += prod(out)
     terms.append(Term("flops", flops_expr, flops))
     return Cost(node.kind, params, macs, flops, tuple(terms), "ok", join_notes(pnote, check))
+
+
+def _plain(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _conv(n: int):
+    def extract(name, args, kwargs, out_shape):
+        """``F.convNd(input, weight, bias, stride, padding, dilation, groups)``."""
+        b = bind(("input", "weight", "bias", "stride", "padding", "dilation", "groups"), args, kwargs)
+        w = shape_of(b.get("weight"))
+        if len(w) != n + 2:
+            return None
+        groups, kind = int(b.get("groups", 1)), f"Conv{n}d"
+        raw = {"in_channels": w[1] * groups, "out_channels": w[0], "kernel_size": w[2:],
+               "stride": _plain(b.get("stride", 1)), "padding": _plain(b.get("padding", 0)),
+               "dilation": _plain(b.get("dilation", 1)), "groups": groups,
+               "bias": b.get("bias") is not None, "padding_mode": "zeros"}
+        return kind, normalise(kind, raw, out_shape)
+    return extract
+
+
+def _conv_transpose(n: int):
+    def extract(name, args, kwargs, out_shape):
+        """``F.conv_transposeNd(input, weight, bias, stride, padding, output_padding, groups,
+        dilation)``; the weight is C_in × C_out/groups × kernel."""
+        b = bind(("input", "weight", "bias", "stride", "padding", "output_padding", "groups",
+                  "dilation"), args, kwargs)
+        w = shape_of(b.get("weight"))
+        if len(w) != n + 2:
+            return None
+        groups, kind = int(b.get("groups", 1)), f"ConvTranspose{n}d"
+        raw = {"in_channels": w[0], "out_channels": w[1] * groups, "kernel_size": w[2:],
+               "stride": _plain(b.get("stride", 1)), "padding": _plain(b.get("padding", 0)),
+               "output_padding": _plain(b.get("output_padding", 0)),
+               "dilation": _plain(b.get("dilation", 1)), "groups": groups,
+               "bias": b.get("bias") is not None}
+        return kind, normalise(kind, raw, out_shape)
+    return extract
+
+
+for _n in (1, 2, 3):
+    functional(f"conv{_n}d", extract=_conv(_n))
+    functional(f"conv_transpose{_n}d", extract=_conv_transpose(_n))

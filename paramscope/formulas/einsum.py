@@ -12,7 +12,8 @@ from __future__ import annotations
 from math import prod
 
 from paramscope.formulas._expr import dims, num, times
-from paramscope.formulas.registry import Cost, Term, formula
+from paramscope.formulas.hparams import shape_of
+from paramscope.formulas.registry import Cost, Term, formula, functional
 from paramscope.graph import LayerNode
 
 
@@ -57,3 +58,18 @@ def einsum(node: LayerNode) -> Cost:
                     f"{equation}: batched matmul over {''.join(kept)}, contracting {''.join(contracted)}")
     terms = (Term("macs", "0", 0), Term("flops", dims(node.out_shape), numel_out))
     return Cost(node.kind, {}, 0, numel_out, terms, "ok", f"{equation}: elementwise product")
+
+
+def _einsum(name, args, kwargs, out_shape):
+    """Equation and operand shapes of a plain two-operand ``torch.einsum``, else None (then
+    it is costed from the aten products it runs)."""
+    if not args or not isinstance(args[0], str):
+        return None
+    operands = args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
+    shapes = [shape_of(t) for t in operands]
+    if parse_equation(args[0], shapes) is None:
+        return None
+    return "einsum", {"equation": args[0], "shapes": shapes}
+
+
+functional("einsum", extract=_einsum)

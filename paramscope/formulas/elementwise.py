@@ -10,7 +10,7 @@ from math import prod
 
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import dims, num, times
-from paramscope.formulas.registry import Cost, Term, formula
+from paramscope.formulas.registry import Cost, Term, formula, functional
 
 
 @formula("add", "mul")
@@ -35,3 +35,15 @@ def matmul(node: LayerNode) -> Cost:
     terms = (Term("macs", times(dims(node.out_shape), num(k)), macs),
              Term("flops", times("2", num(macs)), 2 * macs))
     return Cost(node.kind, {}, macs, 2 * macs, terms, "ok", note)
+
+
+def _arithmetic(kind: str):
+    def extract(name, args, kwargs, out_shape):
+        inplace = name.startswith("__i") or (name.endswith("_") and not name.endswith("__"))
+        return kind, {"op": name, "inplace": inplace}
+    return extract
+
+
+functional("add", "add_", "__add__", "__radd__", "__iadd__", extract=_arithmetic("add"))
+functional("mul", "mul_", "multiply", "__mul__", "__rmul__", "__imul__", extract=_arithmetic("mul"))
+functional("matmul", "__matmul__", "__rmatmul__", "bmm", "mm", extract=_arithmetic("matmul"))

@@ -11,7 +11,8 @@ from math import prod
 
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import dims, join_notes, num, param_terms, shape_note, times
-from paramscope.formulas.registry import Cost, Term, formula
+from paramscope.formulas.hparams import bind, shape_of
+from paramscope.formulas.registry import Cost, Term, formula, functional
 
 
 @formula("Linear")
@@ -45,3 +46,24 @@ def embedding(node: LayerNode) -> Cost:
     params, terms, pnote = param_terms(node, [("weight", dims((rows, dim)), rows * dim)])
     terms += [Term("macs", "0", 0), Term("flops", "0", 0)]
     return Cost(node.kind, params, 0, 0, tuple(terms), "ok", join_notes("lookup only", pnote))
+
+
+def _linear(name, args, kwargs, out_shape):
+    """``F.linear(input, weight, bias)``: features from the weight's shape."""
+    b = bind(("input", "weight", "bias"), args, kwargs)
+    w = shape_of(b.get("weight"))
+    if len(w) != 2:
+        return None
+    return "Linear", {"in_features": w[1], "out_features": w[0], "bias": b.get("bias") is not None}
+
+
+def _embedding(name, args, kwargs, out_shape):
+    """``F.embedding(input, weight, ...)``: the table's shape."""
+    w = shape_of(bind(("input", "weight"), args, kwargs).get("weight"))
+    if len(w) != 2:
+        return None
+    return "Embedding", {"num_embeddings": w[0], "embedding_dim": w[1]}
+
+
+functional("linear", extract=_linear)
+functional("embedding", extract=_embedding)

@@ -9,7 +9,8 @@ from math import prod
 
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import dims, per_element
-from paramscope.formulas.registry import Cost, formula
+from paramscope.formulas.hparams import bind, shape_of
+from paramscope.formulas.registry import Cost, formula, functional
 
 #: FLOPs per output element before the affine step, and what they are.
 NORM_FLOPS: dict[str, tuple[int, str]] = {
@@ -74,3 +75,60 @@ def rms_norm(node: LayerNode) -> Cost:
 
 def _shape(value) -> tuple[int, ...]:
     return (value,) if isinstance(value, int) else tuple(value)
+
+
+def _batch_norm(name, args, kwargs, out_shape):
+    b = bind(("input", "running_mean", "running_var", "weight", "bias", "training"), args, kwargs)
+    x = shape_of(b.get("input"))
+    n = {2: 1, 3: 1, 4: 2, 5: 3}.get(len(x))
+    if n is None:
+        return None
+    return f"BatchNorm{n}d", {"num_features": x[1], "affine": b.get("weight") is not None,
+                              "track_running_stats": b.get("running_mean") is not None}
+
+
+def _instance_norm(name, args, kwargs, out_shape):
+    b = bind(("input", "running_mean", "running_var", "weight", "bias"), args, kwargs)
+    x = shape_of(b.get("input"))
+    if len(x) not in (3, 4, 5):
+        return None
+    return f"InstanceNorm{len(x) - 2}d", {"num_features": x[1], "affine": b.get("weight") is not None}
+
+
+def _normalized(value):
+    if value is None:
+        return None
+    return (int(value),) if isinstance(value, int) else tuple(int(d) for d in value)
+
+
+def _layer_norm(name, args, kwargs, out_shape):
+    b = bind(("input", "normalized_shape", "weight", "bias", "eps"), args, kwargs)
+    shape = _normalized(b.get("normalized_shape"))
+    if shape is None:
+        return None
+    return "LayerNorm", {"normalized_shape": shape, "elementwise_affine": b.get("weight") is not None,
+                         "bias": b.get("bias") is not None}
+
+
+def _rms_norm(name, args, kwargs, out_shape):
+    b = bind(("input", "normalized_shape", "weight", "eps"), args, kwargs)
+    shape = _normalized(b.get("normalized_shape"))
+    if shape is None:
+        return None
+    return "RMSNorm", {"normalized_shape": shape, "elementwise_affine": b.get("weight") is not None}
+
+
+def _group_norm(name, args, kwargs, out_shape):
+    b = bind(("input", "num_groups", "weight", "bias", "eps"), args, kwargs)
+    x = shape_of(b.get("input"))
+    if len(x) < 2 or not isinstance(b.get("num_groups"), int):
+        return None
+    return "GroupNorm", {"num_groups": b["num_groups"], "num_channels": x[1],
+                         "affine": b.get("weight") is not None}
+
+
+functional("batch_norm", extract=_batch_norm)
+functional("instance_norm", extract=_instance_norm)
+functional("layer_norm", extract=_layer_norm)
+functional("rms_norm", extract=_rms_norm)
+functional("group_norm", extract=_group_norm)

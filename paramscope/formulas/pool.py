@@ -16,7 +16,8 @@ from math import prod
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import (dims, join_notes, ntuple, num, rank, shape_note,
                                        sliding_out_len, times)
-from paramscope.formulas.registry import Cost, Term, formula
+from paramscope.formulas.hparams import positional
+from paramscope.formulas.registry import Cost, Term, formula, functional
 
 FIXED = tuple(f"{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
 ADAPTIVE = tuple(f"Adaptive{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
@@ -82,3 +83,17 @@ def adaptive_pool(node: LayerNode) -> Cost:
     why += "; window_<axis> = Σ region lengths as count×length"
     terms += [Term("macs", "0", 0), Term("flops", expr, flops)]
     return Cost(node.kind, {}, 0, flops, tuple(terms), "ok", join_notes(why, check))
+
+
+for _n in (1, 2, 3):
+    for _op in ("avg", "max"):
+        functional(f"adaptive_{_op}_pool{_n}d",
+                   extract=positional(f"Adaptive{_op.title()}Pool{_n}d", ("output_size",), {}))
+    functional(f"max_pool{_n}d", extract=positional(
+        f"MaxPool{_n}d", ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+        {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False}))
+    functional(f"avg_pool{_n}d", extract=positional(
+        f"AvgPool{_n}d", ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                          "divisor_override"),
+        {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
+         "divisor_override": None}))

@@ -49,10 +49,18 @@ class Cost:
 
 FormulaFn = Callable[[LayerNode], Cost]
 _REGISTRY: dict[str, FormulaFn] = {}
+#: kind -> dotted paths of module classes outside ``torch.nn`` that are this kind
+_MODULES: dict[str, tuple[str, ...]] = {}
+#: function name (``relu``, ``conv2d``, ``layer_norm``, ``__matmul__``) -> its extractor
+_ALIASES: dict[str, Callable] = {}
 
 
 def formula(*kinds: str) -> Callable[[FormulaFn], FormulaFn]:
-    """Register ``fn`` as the formula of each kind in ``kinds``."""
+    """Register ``fn`` as the formula of each kind in ``kinds``.
+
+    A kind's module class is ``torch.nn.<Kind>`` when torch.nn defines it; see
+    :func:`module_classes` for classes defined elsewhere.
+    """
 
     def register(fn: FormulaFn) -> FormulaFn:
         for kind in kinds:
@@ -62,6 +70,35 @@ def formula(*kinds: str) -> Callable[[FormulaFn], FormulaFn]:
         return fn
 
     return register
+
+
+def module_classes(kind: str, *paths: str) -> None:
+    """Declare module classes outside torch.nn that are ``kind``, by dotted path (resolved
+    by identity, and only when their package is already imported)."""
+    _MODULES[kind] = _MODULES.get(kind, ()) + paths
+
+
+def functional(*names: str, extract: Callable) -> None:
+    """Register ``extract(name, args, kwargs, out_shape) -> (kind, hparams) | None`` for
+    the functions called ``names`` (``F.x``, ``torch.x`` and ``Tensor.x`` share a name)."""
+    for name in names:
+        if name in _ALIASES:
+            raise ValueError(f"function {name!r} is already an alias")
+        _ALIASES[name] = extract
+
+
+def alias_of(name: str) -> Callable | None:
+    """The extractor of the function called ``name``, if it computes a kind."""
+    return _ALIASES.get(name)
+
+
+def aliases() -> dict[str, Callable]:
+    return dict(_ALIASES)
+
+
+def external_modules() -> dict[str, tuple[str, ...]]:
+    """kind -> module class paths outside torch.nn."""
+    return dict(_MODULES)
 
 
 def registered_kinds() -> frozenset[str]:
@@ -77,19 +114,60 @@ def cost_of(node: LayerNode) -> Cost:
     ops it called carry that.
     """
     fn = _REGISTRY.get(node.kind)
+    if fn is None and "callable" in node.hparams:  # a function call costed from its aten ops
+        fn = _REGISTRY["op"]
     if fn is None and node.hparams.get("composite"):
-        counted = {n: p.numel for n, p in node.params.items()} if node.counts_params else {}
+        counted = ({n: p.numel for n, p in node.params.items() if not p.tied_to}
+                   if node.counts_params else {})
         terms = tuple(Term(n, "×".join(f"{d:,}" for d in p.shape) or "1", p.numel)
                       for n, p in node.params.items() if node.counts_params)
         return Cost(node.kind, counted, 0, 0, terms + (Term("macs", "0", 0), Term("flops", "0", 0)),
                     "ok", f"{node.kind} has no formula: its arithmetic is counted through the "
                           "functional ops it calls (rows ':conv2d', ':add' ... of this module)")
     if fn is None:
-        counted = {n: p.numel for n, p in node.params.items()} if node.counts_params else {}
+        counted = ({n: p.numel for n, p in node.params.items() if not p.tied_to}
+                   if node.counts_params else {})
         return Cost(node.kind, counted, None, None, (), "unsupported",
                     f"no formula for {node.kind}")
     cost = fn(node)
-    if node.functional and cost.params:
-        cost = replace(cost, params={}, note=(cost.note + "; " if cost.note else "")
-                       + "functional call: its tensors are counted by the module that owns them")
+    if node.functional:
+        if cost.params:
+            cost = replace(cost, params={}, note=_join(
+                cost.note, "functional call: its tensors are counted by the module that owns them"))
+        return cost
+    return _own_params(node, cost)
+
+
+def formula_params(node: LayerNode) -> dict[str, int] | None:
+    """The parameters (name -> numel) a module node's formula derives from its
+    hyper-parameters; None when its kind has no formula or the formula cannot run."""
+    fn = _REGISTRY.get(node.kind)
+    if fn is None or node.functional:
+        return None
+    try:
+        return dict(fn(replace(node, call_index=0)).params)
+    except Exception:  # hyper-parameters the formula cannot read: no formula for this module
+        return None
+
+
+def _own_params(node: LayerNode, cost: Cost) -> Cost:
+    """A module's parameters are its own ``parameters()``, never what its class implies.
+
+    Tied tensors count once, on their first owner; a formula whose parameters differ from
+    the module's own is not trusted (status ``unsupported``)."""
+    if not node.counts_params:
+        return cost
+    actual = {n: p.numel for n, p in node.params.items()}
+    notes = [f"{n} is shared with {p.tied_to} (counted there)" for n, p in node.params.items() if p.tied_to]
+    counted = {n: p.numel for n, p in node.params.items() if not p.tied_to}
+    if cost.status != "unsupported" and dict(cost.params) != actual:
+        return Cost(node.kind, counted, None, None, (), "unsupported", _join(
+            f"the module's parameters {sorted(actual)} differ from what the {node.kind} formula "
+            f"derives {sorted(cost.params)}: no formula for this module", *notes))
+    if notes:
+        cost = replace(cost, params=counted, note=_join(cost.note, *notes))
     return cost
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)

@@ -8,7 +8,8 @@ adds); nearest modes copy (0 FLOPs).
 from __future__ import annotations
 
 from paramscope.formulas._expr import per_element, zero
-from paramscope.formulas.registry import Cost, formula
+from paramscope.formulas.hparams import positional
+from paramscope.formulas.registry import Cost, formula, functional
 from paramscope.graph import LayerNode
 
 #: interpolation mode -> (FLOPs per output element, what they are).
@@ -30,3 +31,8 @@ def resample(node: LayerNode) -> Cost:
         return zero(node, f"{mode} interpolation copies inputs")
     cost, why = RESAMPLE_FLOPS[mode]
     return per_element(node, cost, f"{mode}: {why}")
+
+
+functional("interpolate", extract=positional(
+    "Upsample", ("size", "scale_factor", "mode", "align_corners"),
+    {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None}))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import zero
-from paramscope.formulas.registry import Cost, formula
+from paramscope.formulas.hparams import positional
+from paramscope.formulas.registry import Cost, formula, functional, module_classes
 
 #: kind -> why it costs nothing.
 ZERO_KINDS: dict[str, str] = {
-    **{k: "reshape only" for k in ("Flatten", "Unflatten", "flatten", "flatten_op", "Permute")},
+    **{k: "reshape only" for k in ("Flatten", "Unflatten", "Permute")},
     "Identity": "identity",
-    "cat": "copy only",
     **{k: "dropout is the identity at inference"
        for k in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
                  "FeatureAlphaDropout")},
@@ -24,3 +24,11 @@ ZERO_KINDS: dict[str, str] = {
 def zero_cost(node: LayerNode) -> Cost:
     """Zero params, MACs and FLOPs; status ``"zero"``."""
     return zero(node, ZERO_KINDS[node.kind])
+
+
+functional("flatten", extract=positional("Flatten", ("start_dim", "end_dim"),
+                                         {"start_dim": 0, "end_dim": -1}))
+functional("dropout", extract=positional("Dropout", ("p", "training", "inplace"),
+                                         {"p": 0.5, "training": True, "inplace": False}))
+module_classes("StochasticDepth", "torchvision.ops.stochastic_depth.StochasticDepth")
+module_classes("Permute", "torchvision.ops.misc.Permute")

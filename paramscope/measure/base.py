@@ -111,25 +111,36 @@ class Measurer(ABC):
             base = getattr(cost, self.baseline)
             c = self.count(node, cost, graph)
             row = pred.layers.setdefault(node.name, PredictedLayer(graph.modules.get(node.name, node.kind)))
-            row.value, row.baseline = _add(row.value, c.value), _add(row.baseline, base)
+            row.value = _add(row.value, c.value)
+            row.baseline = (row.baseline or 0) + (base or 0)
             diffs = dict(c.differences)
-            if base is None and c.value is not None:
-                diffs = {f"{node.kind}: no paramscope formula": c.value}
+            if base is None and c.value is not None:  # the tool's count, with no figure of ours
+                diffs = {f"{_op_name(node)}: no paramscope formula": c.value} if c.value else {}
             row.differences.update(diffs)
             row.unsupported.update(c.unsupported)
             if c.blind_spot and c.blind_spot not in row.blind_spots:
                 row.blind_spots.append(c.blind_spot)
             if c.value is None:
-                row.notes.append(f"{self.name} count of {node.kind} not predicted")
+                row.notes.append(f"no {self.name} rule for {_op_name(node)}")
             pred.differences.update(diffs)
             pred.unsupported.update(c.unsupported)
         pred.total = _sum(r.value for r in pred.layers.values())
-        pred.baseline_total = _sum(r.baseline for r in pred.layers.values())
+        pred.baseline_total = sum(r.baseline or 0 for r in pred.layers.values())
         self.finish(graph, pred)
         return pred
 
     def finish(self, graph: Graph, pred: Prediction) -> None:
         """Add tool-specific totals (params, memory) to ``pred``; nothing by default."""
+
+
+def _op_name(node: LayerNode) -> str:
+    """How a report names what a node ran: its kind, with the aten ops of a function call."""
+    if node.aten and "callable" in node.hparams:
+        from paramscope.formulas.aten import unmodelled
+
+        missing = unmodelled(node.aten)
+        return f"{node.kind} ({', '.join(missing)})" if missing else node.kind
+    return node.kind
 
 
 def _sum(values) -> int | None:
@@ -170,8 +181,9 @@ def failed(tool: str, err: BaseException) -> Measurement:
 #: kinds whose MACs the tools count as convolution / matrix products.
 CONV_KINDS = frozenset(f"Conv{n}d" for n in (1, 2, 3)) | frozenset(
     f"ConvTranspose{n}d" for n in (1, 2, 3))
-MAC_KINDS = CONV_KINDS | {"Linear", "matmul", "einsum", "MultiheadAttention",
-                          "scaled_dot_product_attention"}
+RECURRENT_KINDS = frozenset({"LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"})
+MAC_KINDS = CONV_KINDS | RECURRENT_KINDS | {"Linear", "matmul", "einsum", "MultiheadAttention",
+                                            "scaled_dot_product_attention"}
 
 
 def unsupported_note(ops: Mapping[str, Any]) -> str:

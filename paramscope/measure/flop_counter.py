@@ -26,6 +26,7 @@ class FlopCounterMeasurer(Measurer):
         "under one name). Runs on the meta device.")
 
     def measure(self, model, input_shape, dtype="float32", *, graph=None) -> Measurement:
+        """FlopCounterMode over one forward pass of a meta clone (see :func:`device_note`)."""
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
@@ -48,19 +49,33 @@ class FlopCounterMeasurer(Measurer):
         outside = total - sum(inclusive.get("", Counter()).values())
         if outside:  # ops outside the root's forward (none for a plain model call)
             layers[""] = LayerCount(layers.get("", LayerCount(0)).value + outside)
-        return Measurement(self.name, "ok", layers, total)
+        return Measurement(self.name, "ok", layers, total, note=device_note(graph))
 
     def count(self, node: LayerNode, cost, graph: Graph) -> NodeCount:
-        if cost.flops is None:
+        if node.aten:  # a function call: FlopCounterMode counts the registry ops it ran
+            from paramscope.formulas.aten import flop_counter_macs
+
+            value = 2 * flop_counter_macs(node.aten)
+        elif cost.macs is None:
             return NodeCount(None)
-        if node.kind in MAC_KINDS:
+        elif node.kind in MAC_KINDS:
             value = 2 * cost.macs
-            extra = cost.flops - value
-            label = "bias terms" if node.hparams.get("bias") else f"{node.kind} non-MAC FLOPs"
-            return NodeCount(value, {f"{label} (not counted)": -extra} if extra else {})
-        if cost.macs:
+        elif cost.macs:
             return NodeCount(None)  # MACs in a kind this registry mapping does not know
-        return NodeCount(0, {f"{node.kind} (not counted)": -cost.flops} if cost.flops else {})
+        else:
+            value = 0
+        if cost.flops is None:
+            return NodeCount(value)
+        extra = cost.flops - value
+        if not extra:
+            return NodeCount(value)
+        if value and node.hparams.get("bias"):
+            label = "bias terms"
+        elif value:
+            label = f"{node.kind} non-MAC FLOPs"
+        else:
+            label = node.kind
+        return NodeCount(value, {f"{label} (not counted)": -extra})
 
 
 def _names_by_tool_name(counter, root) -> dict[str, str]:
@@ -70,3 +85,23 @@ def _names_by_tool_name(counter, root) -> dict[str, str]:
         first.setdefault(id(module), name)
     known = getattr(counter.mod_tracker, "_known_modules", {})
     return {tool_name: first[id(m)] for m, tool_name in list(known.items()) if id(m) in first}
+
+
+#: kinds whose CPU kernels FlopCounterMode's registry does not cover (so a CPU run counts
+#: them differently from this meta-device run), and what it counts there.
+CPU_PATH_DIFFERS = {
+    "scaled_dot_product_attention": "0 (aten._scaled_dot_product_flash_attention_for_cpu)",
+    "MultiheadAttention": "0 in eval without grad (torch's fused aten._native_multi_head_attention)",
+    "LSTM": "0 (the fused oneDNN kernel)",
+}
+
+
+def device_note(graph: Graph | None) -> str:
+    """Which device path was measured, and where a CPU run would count otherwise."""
+    note = "measured on the meta device"
+    kinds = sorted({n.kind for n in graph.nodes if n.kind in CPU_PATH_DIFFERS}) if graph else []
+    if kinds:
+        note += ("; on the CPU FlopCounterMode counts "
+                 + "; ".join(f"{k} as {CPU_PATH_DIFFERS[k]}" for k in kinds)
+                 + ", so a CPU run reports less than this figure")
+    return note

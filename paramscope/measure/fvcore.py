@@ -22,6 +22,8 @@ UNSUPPORTED_OPS: dict[str, str] = {
     "LeakyReLU": "leaky_relu", "ELU": "elu", "CELU": "celu", "SELU": "selu", "Mish": "mish",
     "Softplus": "softplus", "PReLU": "prelu", "Softmax": "softmax", "LogSoftmax": "log_softmax",
     "Embedding": "embedding", "add": "add", "mul": "mul",
+    "LSTM": "lstm", "GRU": "gru", "RMSNorm": "rms_norm",
+    "scaled_dot_product_attention": "scaled_dot_product_attention",
     **{f"Dropout{n}d": "feature_dropout" for n in (1, 2, 3)},
     **{f"MaxPool{n}d": f"max_pool{n}d" for n in (1, 2, 3)},
     **{f"AvgPool{n}d": f"avg_pool{n}d" for n in (1, 2, 3)},
@@ -29,11 +31,46 @@ UNSUPPORTED_OPS: dict[str, str] = {
     "AdaptiveAvgPool1d": "adaptive_avg_pool1d", "AdaptiveAvgPool3d": "adaptive_avg_pool3d",
 }
 #: kinds whose ops fvcore ignores by definition (``_IGNORED_OPS``) or that run no op.
-IGNORED_KINDS = frozenset({"ReLU", "Dropout", "Flatten", "Unflatten", "Identity", "flatten",
-                           "flatten_op", "cat"})
+IGNORED_KINDS = frozenset({"ReLU", "Dropout", "Flatten", "Unflatten", "Identity"})
+#: upsampling kinds -> their fixed mode (None: the node's own ``mode``)
+UPSAMPLE_MODES = {"Upsample": None, "UpsamplingNearest2d": "nearest", "UpsamplingBilinear2d": "bilinear"}
+RECURRENT_CELLS = frozenset({"LSTMCell", "GRUCell", "RNNCell"})
+#: function names fvcore's _IGNORED_OPS lists (counted 0 without a report).
+IGNORED_FUNCTIONS = frozenset({"relu", "relu_", "dropout", "dropout_", "flatten", "view", "reshape",
+                               "t", "transpose", "permute", "cat", "stack", "expand", "contiguous"})
 NORM_AFFINE_ARG = {"GroupNorm": "affine", "LayerNorm": "elementwise_affine",
                    **{f"InstanceNorm{n}d": "affine" for n in (1, 2, 3)}}
 BATCH_NORMS = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"})
+
+
+def fvcore_einsum(equation: str, shapes) -> int:
+    """fvcore's ``einsum_flop_jit``: two special equations, else numpy's optimal-path
+    "optimized flop" estimate (as printed, 4 significant digits) halved and floored."""
+    from collections import OrderedDict
+
+    eq = equation.replace(" ", "")
+    order = OrderedDict((c, 0) for c in eq if c.isalpha()).keys()
+    eq = eq.translate({ord(c): 97 + i for i, c in enumerate(order)})
+    if eq == "abc,abd->acd":
+        n, c, t = shapes[0]
+        return n * c * t * shapes[-1][-1]
+    if eq == "abc,adc->adb":
+        n, t, g = shapes[0]
+        return n * t * g * shapes[-1][1]
+    lhs, _, out = eq.partition("->")
+    inputs = lhs.split(",")
+    sizes: dict[str, int] = {}
+    for letters, shape in zip(inputs, shapes):
+        for c, d in zip(letters, shape):
+            sizes[c] = max(sizes.get(c, 1), d)
+    if not _:
+        letters = "".join(inputs)
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    size = prod(sizes.values())
+    removed = set(sizes) - set(out)
+    factor = max(1, len(inputs) - 1) + (1 if removed else 0)
+    printed = float(f"{size * factor:.3e}")  # numpy prints the estimate with %.3e
+    return int(printed // 2)
 
 
 class FvcoreMeasurer(Measurer):
@@ -74,7 +111,7 @@ class FvcoreMeasurer(Measurer):
 
         params = sum(p.numel * dtype_bytes(p.dtype) for n in graph.nodes if n.counts_params
                      for p in n.params.values())
-        params += sum(p.numel * dtype_bytes(p.dtype) for infos in graph.container_params.values()
+        params += sum(p.numel * dtype_bytes(p.dtype) for infos in graph.unowned_params().values()
                       for p in infos.values())
         acts = sum(prod(n.out_shape) * dtype_bytes(n.dtype) for n in graph.nodes)
         return params + acts + prod(graph.input_shape) * dtype_bytes(graph.dtype)
@@ -119,8 +156,15 @@ class FvcoreMeasurer(Measurer):
                     f"fvcore has no handle for {op} (padding={h['padding']!r}): "
                     f"the convolution counts 0"))
             return NodeCount(cost.macs)
-        if kind == "Linear":
+        if kind == "Linear" or kind in RECURRENT_CELLS:  # cells are traced as aten::linear
             return NodeCount(cost.macs)
+        if "callable" in h:
+            return self._function(node, macs)
+        if kind == "MultiheadAttention":
+            return self._attention(node, macs)
+        if kind == "einsum":
+            value = fvcore_einsum(h["equation"], h["shapes"])
+            return NodeCount(value, {"einsum: fvcore's rule": value - macs} if value != macs else {})
         if kind == "matmul":
             a, b = node.in_shapes[:2]
             value = prod(a) * b[-1]  # matmul_flop_jit / bmm_flop_jit
@@ -137,7 +181,47 @@ class FvcoreMeasurer(Measurer):
             return NodeCount(0, lost, {op: 1}, blind)
         if kind in IGNORED_KINDS:
             return NodeCount(0, {f"{kind} (ignored by fvcore)": -macs} if macs else {})
+        if cost.status == "zero":  # no arithmetic by definition (StochasticDepth, Permute ...)
+            return NodeCount(0)
         return NodeCount(None)
+
+    @staticmethod
+    def _attention(node: LayerNode, macs: int) -> NodeCount:
+        """nn.MultiheadAttention on fvcore's CPU run: torch's fast path (eval, batch_first,
+        self-attention, packed biases, even heads) is one aten::_native_multi_head_attention,
+        which fvcore cannot count; otherwise it counts the four projections (aten::linear)
+        and reports aten::scaled_dot_product_attention."""
+        h = node.hparams
+        (L, N, E), (S, _, kdim), (_, _, vdim) = h["q_shape"], h["k_shape"], h["v_shape"]
+        fast = (not node.training and h.get("batch_first") and h.get("self_attention")
+                and h.get("in_proj_bias") and not h.get("bias_k") and not h.get("add_zero_attn")
+                and h["num_heads"] % 2 == 0 and kdim == vdim == E)
+        if fast:
+            op = "aten::_native_multi_head_attention"
+            return NodeCount(0, {f"unsupported {op}": -macs}, {op: 1},
+                             f"fvcore has no handle for {op} (torch's CPU fast path): "
+                             f"{macs:,} MACs not counted")
+        value = L * N * E * E + S * N * kdim * E + S * N * vdim * E + L * N * E * E
+        op = "aten::scaled_dot_product_attention"
+        return NodeCount(value, {f"unsupported {op}": value - macs}, {op: 1},
+                         f"fvcore has no handle for {op}: only the projections are counted")
+
+    @staticmethod
+    def _function(node: LayerNode, macs: int) -> NodeCount:
+        """A function call costed from its aten ops: fvcore sees ``aten::<name>`` and counts
+        it when it has a handle (addmm, mm, bmm, matmul), else 0 (reported unsupported)."""
+        name = node.hparams["callable"].rpartition(".")[2]
+        shapes = node.in_shapes
+        if name == "addmm" and len(shapes) >= 3:
+            value = prod(shapes[1]) * shapes[2][-1]
+        elif name in ("mm", "bmm", "matmul") and len(shapes) >= 2:
+            value = prod(shapes[0]) * shapes[1][-1]
+        else:
+            op = f"aten::{name}"
+            lost = {f"unsupported {op}": -macs} if macs else {}
+            blind = f"fvcore has no handle for {op}: {macs:,} MACs not counted" if macs else ""
+            return NodeCount(0, lost, {op: 1} if name not in IGNORED_FUNCTIONS else {}, blind)
+        return NodeCount(value, {f"{node.kind}: fvcore's rule": value - macs} if value != macs else {})
 
     @staticmethod
     def _handled(node: LayerNode) -> int | None:
@@ -153,8 +237,8 @@ class FvcoreMeasurer(Measurer):
             return x * (5 if affine else 4)
         if kind == "AdaptiveAvgPool2d":
             return x
-        if kind == "Upsample" and len(node.out_shape) == 4:
-            scale = {"nearest": 1, "bilinear": 4}.get(h.get("mode", "nearest"))
+        if kind in UPSAMPLE_MODES and len(node.out_shape) == 4:
+            scale = {"nearest": 1, "bilinear": 4}.get(UPSAMPLE_MODES[kind] or h.get("mode", "nearest"))
             return None if scale is None else scale * prod(node.out_shape)
         return None
 
@@ -168,11 +252,14 @@ class FvcoreMeasurer(Measurer):
     def _unsupported_op(node: LayerNode) -> str | None:
         """The jit op fvcore will report unsupported for this node, if any."""
         kind, h = node.kind, node.hparams
-        if kind == "Upsample":
-            return f"aten::upsample_{h.get('mode', 'nearest')}{len(node.out_shape) - 2}d"
+        if kind in UPSAMPLE_MODES:
+            mode = UPSAMPLE_MODES[kind] or h.get("mode", "nearest")
+            return f"aten::upsample_{mode}{len(node.out_shape) - 2}d"
         if kind == "Dropout" and h.get("inplace"):
             return "aten::dropout_"
         base = UNSUPPORTED_OPS.get(kind)
+        if kind == "RNN":
+            base = f"rnn_{h.get('nonlinearity', 'tanh')}"
         if base is None:
             return None
         if kind.startswith("MaxPool") and h.get("return_indices"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paramscope.report import MeasurerResult, Report
+from paramscope.report import Difference, MeasurerResult, Report
 
 
 def _result(tool_report, fvcore_note: str = "") -> MeasurerResult:
@@ -17,14 +17,18 @@ def _result(tool_report, fvcore_note: str = "") -> MeasurerResult:
         status = tr.status
     elif not tr.agrees:
         status = "mismatch"
-    else:  # agrees; layers it cannot count are named, not shown as matches
-        status = "unsupported" if tr.counts.get("unsupported") else "match"
+    elif tr.counts.get("no-formula"):  # paramscope's gap: the tool is not blamed
+        status = "no-formula"
+    elif tr.counts.get("unsupported"):  # the tool reports ops it cannot count
+        status = "unsupported"
+    else:
+        status = "match"
     checks = dict(tr.checks)
     total = {tr.metric: tr.measured_total}
     predicted = {tr.metric: tr.predicted_total}
     if "params" in checks:
         predicted["params"], total["params"] = checks["params"]
-    explanation = [f"{category}: {amount:+,}" for category, amount in tr.differences]
+    explanation = [Difference(category, amount) for category, amount in tr.differences]
     extra: dict[str, Any] = {"metric": tr.metric, "compared_with": tr.baseline,
                              "paramscope_total": tr.paramscope_total, "rows": dict(tr.counts)}
     memory_keys = [k for k in checks if k.endswith("_bytes")]
@@ -38,7 +42,11 @@ def _result(tool_report, fvcore_note: str = "") -> MeasurerResult:
     if status == "unsupported":
         blind = tr.counts["unsupported"]
         ops = ", ".join(f"{op} ×{n}" for op, n in tr.unsupported.items())
-        note = f"{blind} module(s) it cannot count" + (f" ({ops})" if ops else "") + (f"; {note}" if note else "")
+        note = (f"{blind} module(s) where {tr.tool} reports ops it cannot count"
+                + (f" ({ops})" if ops else "") + (f"; {note}" if note else ""))
+    elif status == "no-formula":
+        note = (f"{tr.counts['no-formula']} module(s) where paramscope has no rule for "
+                f"{tr.tool}'s count (not the tool's fault)" + (f"; {note}" if note else ""))
     return MeasurerResult(tr.tool, tr.convention, status, total, predicted,
                           note=note, explanation=explanation,
                           unsupported_ops=dict(tr.unsupported), extra=extra)

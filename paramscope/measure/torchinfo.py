@@ -30,7 +30,8 @@ class TorchinfoMeasurer(Measurer):
         "an op as unsupported. Params: each leaf's own parameters once (shared calls are "
         "'recursive'), plus parameters owned by containers. Memory: input = storage bytes "
         "(+ Python object overhead), forward/backward = 2 × output bytes of every call of "
-        "a leaf that has parameters, params = bytes of leaf parameters. Runs on meta, eval mode.")
+        "a leaf that has parameters, params = bytes of leaf parameters. Runs on meta, in the "
+        "model's own mode (torchinfo's mode= set to the root module's).")
 
     def measure(self, model, input_shape, dtype="float32", *, graph=None) -> Measurement:
         from torchinfo import summary
@@ -40,7 +41,10 @@ class TorchinfoMeasurer(Measurer):
 
         work = meta_model(model)
         x = example_input(input_shape, dtype)
-        stats = summary(work, input_data=[x], verbose=0, depth=100)
+        # torchinfo sets one mode for the whole model (eval by default): keep the model's own,
+        # as every other tool and the trace run it
+        stats = summary(work, input_data=[x], verbose=0, depth=100,
+                        mode="train" if work.training else "eval")
         cached = tool._cached_forward_pass  # summary() caches every run by class name
         if cached.get(type(work).__name__) is stats.summary_list:
             del cached[type(work).__name__]
@@ -107,18 +111,74 @@ class TorchinfoMeasurer(Measurer):
                 trainable += sum(p.numel for p in node.params.values() if p.trainable)
                 param_bytes += sum(p.numel * dtype_bytes(p.dtype) for p in node.params.values())
                 pred.layers[node.name].params = own
-        executed = _executed(graph)
-        for name, infos in graph.container_params.items():
-            own = sum(p.numel for p in infos.values())
-            total += own
-            trainable += sum(p.numel for p in infos.values() if p.trainable)
-            while name not in executed and name:  # an uncalled module's params show up in
-                name = name.rpartition(".")[0]     # its nearest called ancestor's leftover
-            row = pred.layers.setdefault(name, PredictedLayer(graph.modules.get(name, "")))
-            row.params = (row.params or 0) + own
+        if graph.subtree_params:  # traced: torchinfo's leftover rule over called modules
+            extra, extra_trainable = _leftover_params(graph, pred)
+            total += extra
+            trainable += extra_trainable
+        else:
+            executed = _executed(graph)
+            for name, infos in graph.unowned_params().items():
+                own = sum(p.numel for p in infos.values())
+                total += own
+                trainable += sum(p.numel for p in infos.values() if p.trainable)
+                while name not in executed and name:  # an uncalled module's params show up in
+                    name = name.rpartition(".")[0]     # its nearest called ancestor's leftover
+                row = pred.layers.setdefault(name, PredictedLayer(graph.modules.get(name, "")))
+                row.params = (row.params or 0) + own
         input_bytes = prod(graph.input_shape) * dtype_bytes(graph.dtype) + _storage_overhead()
         pred.params = total
         pred.extras = memory_extras(trainable, input_bytes, fb_bytes, param_bytes)
+
+
+def _leftover_params(graph: Graph, pred: Prediction) -> tuple[int, int]:
+    """torchinfo's container rows: ``max(0, params of the subtree (each tensor once) - the
+    counts of the called children)``, where a called module's children are the called
+    modules whose nearest called ancestor it is; leaves count their own parameters."""
+    leaves = {n.name for n in graph.nodes if not n.functional}
+    own_leaf = {n.name: sum(p.numel for p in n.params.values())
+                for n in graph.nodes if not n.functional and n.counts_params}
+    trainable_leaf = {n.name: sum(p.numel for p in n.params.values() if p.trainable)
+                      for n in graph.nodes if not n.functional and n.counts_params}
+    # torchinfo lists every called module plus the containers above them (a ModuleList),
+    # and a row's "children" are all the rows below it.
+    listed = set()
+    for name in graph.called:
+        while name not in listed:
+            listed.add(name)
+            if not name:
+                break
+            name = name.rpartition(".")[0]
+    kids: dict[str, list[str]] = {}
+    for name in listed:
+        if name:
+            kids.setdefault(name.rpartition(".")[0], []).append(name)
+    called = [n for n in sorted(listed, key=lambda n: n.count(".") + bool(n)) if n not in leaves]
+
+    def leftover(subtree: dict[str, int], leaf: dict[str, int]) -> dict[str, int]:
+        below: dict[str, int] = {}  # Σ over all rows below: leaf params or container leftover
+        left: dict[str, int] = {}
+
+        def visit(name: str) -> int:  # val(name) + everything below it
+            total = 0
+            for kid in kids.get(name, ()):
+                total += visit(kid)
+            below[name] = total
+            if name in leaves:
+                return leaf.get(name, 0) + total
+            left[name] = subtree.get(name, 0) - total
+            return left[name] + total
+        visit("")
+        return left
+
+    total = trainable = 0
+    trainable_left = leftover(graph.subtree_trainable, trainable_leaf)
+    for name, left in leftover(graph.subtree_params, own_leaf).items():
+        trainable += max(trainable_left[name], 0)
+        if left > 0:
+            total += left
+            row = pred.layers.setdefault(name, PredictedLayer(graph.modules.get(name, "")))
+            row.params = (row.params or 0) + left
+    return total, trainable
 
 
 def _executed(graph: Graph) -> set[str]:

@@ -24,13 +24,22 @@ def check_grid(results: list[Result]) -> Grid:
             m = report.measurers.get(tool)
             cells.append("--" if m is None else
                          m.status + (f" ({m.note})" if m.status != "match" and m.note else ""))
-        cells.append("ok" if report.ok else f"MISMATCH ({len(bad)} layers)")
+        cells.append(verdict(report, bad))
         grid.add(*cells)
     return grid
 
 
+def verdict(report: Report, bad: list[LayerRow]) -> str:
+    """``ok``, ``MISMATCH (n layers)`` or ``INCOMPLETE`` (an op with no formula)."""
+    if not report.ok:
+        return f"MISMATCH ({len(bad)} layers)"
+    return "ok" if report.complete else "INCOMPLETE"
+
+
 def mismatch_lines(results: list[Result]) -> list[str]:
     lines = []
+    for name, report, _ in results:
+        lines += [f"{name}: incomplete: {gap}" for gap in report.gaps]
     for name, _, bad in results:
         for row in bad:
             for tool, m in row.measured.items():
@@ -48,7 +57,7 @@ def check_renderables(results: list[Result], *, width: int, plain: bool) -> list
 
 
 def check_dict(results: list[Result]) -> list[dict[str, Any]]:
-    return [{"target": n, "ok": r.ok, "totals": r.totals, "mismatches": [b.to_dict() for b in bad],
+    return [{"target": n, "ok": r.ok, "complete": r.complete, "gaps": r.gaps, "totals": r.totals, "mismatches": [b.to_dict() for b in bad],
              "measurers": {k: m.to_dict() for k, m in r.measurers.items()}} for n, r, bad in results]
 
 
@@ -58,7 +67,7 @@ def check_csv(results: list[Result]) -> str:
     for name, report, bad in results:
         rows.append([name, report.totals["params"], report.totals["macs"],
                      *((report.measurers[t].status if t in report.measurers else "") for t in tools),
-                     "ok" if report.ok else "mismatch", len(bad)])
+                     verdict(report, bad).split(" ")[0].lower(), len(bad)])
     return csv_text(["target", "params", "macs", *tools, "result", "mismatched_layers"], rows)
 
 

@@ -103,9 +103,8 @@ def reconciliation_grid(report: Report) -> Grid | None:
         if m.extra.get("paramscope_total") is not None:
             lines.append((f"paramscope {'MACs' if base_name == 'macs' else base_name.upper()}",
                           commas(m.extra["paramscope_total"])))
-        for text in m.explanation:
-            category, _, amount = text.rpartition(": ")
-            lines.append((f"  {category}", amount))
+        for diff in m.explanation:
+            lines.append((f"  {diff.category}", f"{diff.amount:+,}"))
         if m.predicted.get(metric) is not None:
             lines.append(("= predicted from the formulas", commas(m.predicted.get(metric))))
         if m.total.get(metric) is not None:
