@@ -657,3 +657,14 @@ def test_global_module_hooks_do_not_run_and_are_restored():
         assert len(calls) == 1  # still registered afterwards
     finally:
         handle.remove()
+
+
+def test_atomic_writer_never_replaces_a_special_file(tmp_path):
+    """--plot (and any other atomic write) refuses a FIFO instead of replacing it."""
+    from paramscope.render.export import write_atomic
+
+    fifo = tmp_path / "plot.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ParamscopeError, match="not a regular file"):
+        write_atomic(fifo, b"png", option="--plot")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.listdir(tmp_path) == ["plot.png"]
