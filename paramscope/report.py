@@ -179,8 +179,10 @@ class Report:
     @property
     def gaps(self) -> list[str]:
         """What makes the analysis incomplete, one line per op (grouped)."""
-        lines = [f"no formula for {kind}" for kind in self.unsupported]
-        lines += [f"no formula for {op} ({n}×)" for op, n in _grouped_ops(self.unrecorded_ops).items()]
+        ops = _grouped_ops(self.unrecorded_ops)
+        lines = [f"no formula for {kind}" for kind in self.unsupported
+                 if not any(op.startswith(f"{kind} (") for op in ops)]
+        lines += [f"no formula for {op} ({n}×)" for op, n in ops.items()]
         lines += [f"{t}: {m.note}" for t, m in self.measurers.items() if m.status == "no-formula"]
         return list(dict.fromkeys(lines))
 

@@ -407,8 +407,18 @@ class _Recorder:
             aten=tuple(calls)))
 
 
+#: C namespaces of torch's submodules -> how users spell them (torch._C._fft.fft_rfft2 is
+#: torch.fft.rfft2)
+_NAMESPACES = {"torch._C._fft": ("torch.fft", "fft_"), "torch._C._linalg": ("torch.linalg", "linalg_"),
+               "torch._C._special": ("torch.special", "special_"), "torch._C._nn": ("F", "")}
+
+
 def _label(func, name: str) -> str:
+    """How a report names a function: ``F.gelu``, ``Tensor.mean``, ``torch.fft.rfft2``."""
     module = getattr(func, "__module__", None) or ""
+    if module in _NAMESPACES:
+        prefix, strip = _NAMESPACES[module]
+        return f"{prefix}.{name.removeprefix(strip)}"
     if module.startswith("torch.nn.functional"):
         return f"F.{name}"
     if hasattr(func, "__objclass__") or module == "torch._tensor":

@@ -184,7 +184,7 @@ def test_unknown_kind_with_invisible_ops_is_not_predicted():
             return torch.fft.rfft(x, dim=1).real * 1.0  # an op paramscope has no formula for
 
     graph = trace(nn.Sequential(Odd()), (2, 3))
-    assert "0:torch.fft_rfft (aten._fft_r2c)" in graph.unrecorded_ops
+    assert "0:torch.fft.rfft (aten._fft_r2c)" in graph.unrecorded_ops
     # torchinfo's rule needs no formula: a parameter not named weight/bias counts 0
     assert MEASURERS["torchinfo"]().predict(graph).layers["0"].value == 0
 

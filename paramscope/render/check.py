@@ -19,7 +19,8 @@ def check_grid(results: list[Result]) -> Grid:
     grid = Grid([Col("target"), Col("params", numeric=True), Col("MACs", numeric=True, optional=1),
                  *(Col(t) for t in tools), Col("result")])
     for name, report, bad in results:
-        cells: list[Any] = [name, report.totals["params"], report.totals["macs"]]
+        macs = report.totals["macs"]
+        cells: list[Any] = [name, report.totals["params"], macs if report.complete else f"≥ {macs:,}"]
         for tool in tools:
             m = report.measurers.get(tool)
             cells.append("--" if m is None else

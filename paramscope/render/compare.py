@@ -161,8 +161,9 @@ def headline_grid(cmp: Comparison) -> Grid:
     other = [t["params"] - w - b for t, w, b in zip(totals, weight, bias)]
     if any(other):
         grid.add("  other params", *other)
-    grid.add("MACs", *(t["macs"] for t in totals))
-    grid.add("FLOPs", *(t["flops"] for t in totals))
+    low = ["" if r.complete else "≥ " for r in cmp.reports]  # lower bounds when incomplete
+    grid.add("MACs", *(f"{lo}{t['macs']:,}" if lo else t["macs"] for lo, t in zip(low, totals)))
+    grid.add("FLOPs", *(f"{lo}{t['flops']:,}" if lo else t["flops"] for lo, t in zip(low, totals)))
     grid.add("activation memory", *(megabytes(t["activation_bytes"]) for t in totals))
     grid.add("output", *(shape_text(_output(r)) for r in cmp.reports))
     grid.add("depth (layers with params)", *(sum(1 for row in r.layers if row.params) for r in cmp.reports))

@@ -64,8 +64,9 @@ def totals_grid(report: Report) -> Grid:
     grid.add("  trainable", f"{t['trainable_params']:,}")
     grid.add("  frozen", f"{t['frozen_params']:,}")
     grid.add("buffers (not params)", f"{t['buffers']:,}")
-    grid.add("MACs", f"{t['macs']:,} ({scaled(t['macs'], pick_unit([t['macs']]))})")
-    grid.add("FLOPs", f"{t['flops']:,} ({scaled(t['flops'], pick_unit([t['flops']]))})")
+    low = "" if report.complete else "≥ "  # an op with no formula: the totals are lower bounds
+    grid.add("MACs", f"{low}{t['macs']:,} ({scaled(t['macs'], pick_unit([t['macs']]))})")
+    grid.add("FLOPs", f"{low}{t['flops']:,} ({scaled(t['flops'], pick_unit([t['flops']]))})")
     grid.add("input", megabytes(t["input_bytes"]))
     grid.add("activations (forward)", megabytes(t["activation_bytes"]))
     grid.add("params memory", megabytes(t["param_bytes"]))
