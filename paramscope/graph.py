@@ -21,6 +21,13 @@ _DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64"
                 "complex64": 8, "complex128": 16}
 
 
+def shape_text(shape, *, batch: bool = True, sep: str = "×", empty: str = "") -> str:
+    """``(1, 64, 56, 56)`` -> ``"1×64×56×56"`` (``batch=False``: ``"64×56×56"``); the one
+    spelling of a shape in every output (``sep="x"`` in CSV)."""
+    dims = tuple(shape) if batch else tuple(shape)[1:]
+    return sep.join(str(d) for d in dims) if dims else empty
+
+
 def dtype_bytes(dtype: str) -> int:
     """Bytes per element of a dtype name (``"float32"`` -> 4)."""
     return _DTYPE_BYTES.get(dtype, 4)

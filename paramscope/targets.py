@@ -96,10 +96,9 @@ def load_factory(target: Target) -> Any:
     obj: Any = module
     for part in target.attr.split("."):
         if not hasattr(obj, part):
-            import difflib
-            names = [n for n in dir(obj) if not n.startswith("_")]
-            hits = difflib.get_close_matches(part, names, n=3)
-            hint = f" (did you mean {', '.join(hits)}?)" if hits else ""
+            from paramscope.errors import closest
+
+            hint = closest(part, [n for n in dir(obj) if not n.startswith("_")])
             raise TargetError(f"{target.text}: {part!r} not found in {target.module or target.path}{hint}")
         obj = getattr(obj, part)
     if not callable(obj):

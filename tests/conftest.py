@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import textwrap
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -56,3 +57,38 @@ def write_spec(tmp_path):
         return path
 
     return write
+
+
+# --------------------------------------------------------------------------- profiles, markers
+# Hypothesis profiles: ``dev`` (fast, the default outside CI), ``ci`` (the default when CI is
+# set) and ``deep`` (10x the examples).  Choose with ``pytest --hypothesis-profile=deep``.
+# Tests that fix their own example count scale it with :func:`examples`.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+_SCALE = {"dev": 0.1, "ci": 1.0, "deep": 10.0}
+for _name in _SCALE:
+    settings.register_profile(_name, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def examples(n: int) -> int:
+    """``n`` examples in the ``ci`` profile, scaled for ``dev`` (÷10) and ``deep`` (×10)."""
+    name = settings.get_current_profile_name()
+    return max(5, int(n * _SCALE.get(name, 1.0)))
+
+
+def pytest_collection_modifyitems(config, items):
+    """``property`` marks every hypothesis test; ``slow`` the long ones (see SLOW)."""
+    for item in items:
+        func = getattr(item, "obj", None)
+        if getattr(func, "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.property)
+        path = item.nodeid.split("::")[0].rpartition("/")[2]
+        if path in SLOW_FILES or any(item.nodeid.startswith(p) for p in SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
+
+
+#: test files and tests that take seconds each (``pytest -m "not slow"`` skips them).
+SLOW_FILES = {"test_hostile.py", "test_scale.py", "test_torchvision_alignment.py",
+              "test_torchvision_measure.py"}
+SLOW_TESTS: tuple[str, ...] = ()

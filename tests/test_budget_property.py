@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from paramscope.errors import LimitError, ParamscopeError
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=examples(60), deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 WORK, TEXT, FILES = 3_000, 20_000, 6
@@ -191,7 +192,7 @@ def _costs(report):
     return t["params"], t["macs"], t["flops"], t["activation_bytes"] > 0, owners
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+@settings(max_examples=examples(40), deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(text=networks())
 def test_spec_build_show_round_trip(text, tmp_path):

@@ -13,8 +13,8 @@ import pytest
 from render_helpers import ANSI, BOX_DRAWING, check_golden, number, parse_markdown_tables, run
 
 import paramscope
-from paramscope.render.compare import Comparison
-from paramscope.render.groups import stages
+from paramscope.comparison import Comparison
+from paramscope.grouping import stages
 
 # Reference figures (seed articles): VGG stem vs ResNet stem; the three blocks; dense vs grouped.
 VGG_STEM, RESNET_STEM = 260_160, 9_472

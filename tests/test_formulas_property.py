@@ -11,6 +11,7 @@ from math import prod
 
 import pytest
 import torch
+from conftest import examples
 from hypothesis import HealthCheck, given, settings, strategies as st
 from torch import nn
 
@@ -66,7 +67,7 @@ def _check_conv(cls, cfg, shape):
     return node
 
 
-@settings(max_examples=2000, **FAST)
+@settings(max_examples=examples(2000), **FAST)
 @given(conv_configs(2))
 def test_conv2d_random(case):
     cfg, shape = case
@@ -75,21 +76,21 @@ def test_conv2d_random(case):
                             cfg["dilation"]) == node.out_shape[2:]
 
 
-@settings(max_examples=300, **FAST)
+@settings(max_examples=examples(300), **FAST)
 @given(st.sampled_from([1, 3]).flatmap(lambda n: st.tuples(st.just(n), conv_configs(n))))
 def test_conv1d_conv3d_random(case):
     n, (cfg, shape) = case
     _check_conv({1: nn.Conv1d, 3: nn.Conv3d}[n], cfg, shape)
 
 
-@settings(max_examples=400, **FAST)
+@settings(max_examples=examples(400), **FAST)
 @given(st.sampled_from([1, 2, 3]).flatmap(lambda n: st.tuples(st.just(n), conv_configs(n, True))))
 def test_conv_transpose_random(case):
     n, (cfg, shape) = case
     _check_conv({1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[n], cfg, shape)
 
 
-@settings(max_examples=500, **FAST)
+@settings(max_examples=examples(500), **FAST)
 @given(small(1, 64), small(1, 64), st.booleans(), st.lists(small(1, 5), max_size=3))
 def test_linear_random(fin, fout, bias, lead):
     with torch.device("meta"):
@@ -121,7 +122,7 @@ def pool_configs(draw, n: int):
     return f"{'Max' if is_max else 'Avg'}Pool{n}d", args, (draw(small(1, 2)), 3, *spatial)
 
 
-@settings(max_examples=800, **FAST)
+@settings(max_examples=examples(800), **FAST)
 @given(st.sampled_from([1, 2, 3]).flatmap(pool_configs))
 def test_fixed_pool_random(case):
     kind, args, shape = case
@@ -144,7 +145,7 @@ def _brute_force_window(module_cls, spatial, out_size) -> int:
     return int(torch.count_nonzero(module_cls(out_size)(one_hot)))
 
 
-@settings(max_examples=400, **FAST)
+@settings(max_examples=examples(400), **FAST)
 @given(st.sampled_from([1, 2, 3]).flatmap(
     lambda n: st.lists(small(1, 40 // n), min_size=n, max_size=n).flatmap(
         lambda sizes: st.tuples(st.just(sizes), st.tuples(*[small(1, s + 2) for s in sizes])))),

@@ -145,7 +145,7 @@ def test_every_torchvision_classifier_is_complete_and_explanations_add_up():
     for name in tv.models.list_models(module=tv.models):
         if name in ("vit_h_14", "vit_l_16", "vit_l_32", "regnet_y_128gf"):
             continue  # large: the same kinds as their smaller siblings
-        model = tv.models.get_model(name)
+        model = tv.models.get_model(name).eval()
         size = 299 if name == "inception_v3" else 224
         report = paramscope.analyze(model, (1, 3, size, size), measure=("torchinfo", "flop_counter"))
         assert report.complete, (name, report.gaps)

@@ -3,6 +3,7 @@ equals the tool's own measurement, layer by layer (torchinfo, fvcore, FlopCounte
 
 from __future__ import annotations
 
+from conftest import examples
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -38,7 +39,7 @@ def conv_stacks(draw):
     return model, (draw(st.integers(1, 2)), cin, size, size + draw(st.integers(0, 3)))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conv_stacks())
 def test_random_stacks_predicted_equal_measured(case):
     model, shape = case
@@ -55,7 +56,7 @@ def test_random_stacks_predicted_equal_measured(case):
         assert pred.total == meas.total and pred.extras == meas.extras, tool
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(st.lists(st.integers(1, 4), min_size=0, max_size=2), st.integers(1, 6), st.integers(1, 6),
        st.booleans())
 def test_linear_on_nd_input(lead, fin, fout, bias):

@@ -4,7 +4,7 @@ A spec is resolved by shape inference over integers: resnet152 on 8×3×4096×40
 same layer calls as on 1×3×224×224, its parameters are the same, and every layer's MACs
 scale exactly with its output's N×H×W.  A 100,000→100,000-channel conv (9×10¹⁰
 parameters) is analysed from its formula and, as an nn.Module on the meta device,
-through the trace — nothing is allocated.  No timing asserts (see paramscope.benchmark).
+through the trace — nothing is allocated.  No timing asserts (see tests/benchmark.py).
 """
 
 from __future__ import annotations

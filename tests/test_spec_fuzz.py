@@ -20,6 +20,7 @@ import os
 import pytest
 import torch
 import yaml
+from conftest import examples as scaled
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -38,7 +39,7 @@ _RANDOM = bool(os.environ.get("PARAMSCOPE_FUZZ_RANDOM"))
 
 
 def fuzz(examples: int):
-    return settings(max_examples=_EXAMPLES or examples, deadline=None, derandomize=not _RANDOM,
+    return settings(max_examples=_EXAMPLES or scaled(examples), deadline=None, derandomize=not _RANDOM,
                     database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                           HealthCheck.filter_too_much])
 

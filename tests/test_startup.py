@@ -1,7 +1,7 @@
 """Commands that need no tensors must never import torch (it costs seconds at startup).
 
 Each command runs in a fresh interpreter; afterwards ``sys.modules`` must hold no torch,
-torchvision, torchinfo or fvcore.  No timing asserts: ``python -m paramscope.benchmark``
+torchvision, torchinfo or fvcore.  No timing asserts: ``python tests/benchmark.py``
 measures the wall times.
 """
 

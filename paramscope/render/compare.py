@@ -1,142 +1,21 @@
 """``compare``: several Reports side by side.
 
-:class:`Comparison` is plain data (ratios, per-stage groups, per-layer
-alignment); the functions below turn it into Grids (terminal, Markdown), CSV
+:class:`paramscope.comparison.Comparison` holds the data (ratios, per-stage groups,
+per-layer alignment); the functions below turn it into Grids (terminal, Markdown), CSV
 rows and JSON.  Every figure comes from the Reports and every arithmetic line
 from the formulas' Terms; nothing is recomputed here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from itertools import zip_longest
 from typing import Any
 
+from paramscope.comparison import ARITHMETIC_ROWS, Aligned, Comparison
+from paramscope.graph import shape_text as _shape_text
 from paramscope.render.export import Col, Grid
-from paramscope.render.groups import Group, stage_prefix, stages
+from paramscope.grouping import Group
 from paramscope.render.units import megabytes, percent, pick_unit, ratio_text, scaled, shape_text
 from paramscope.report import LayerRow, Report
-
-#: name alignment is tried only below this many layers per target (it is quadratic)
-MAX_NAME_ALIGN = 5000
-#: weight-arithmetic rows shown before "… N more"
-ARITHMETIC_ROWS = 8
-
-
-@dataclass
-class Aligned:
-    """One row of a side-by-side table: a label and one item per target (None: absent)."""
-
-    label: str
-    items: list[Any]
-
-
-@dataclass
-class Comparison:
-    reports: list[Report]
-    labels: list[str]
-    stage_groups: list[list[Group]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if not self.stage_groups:
-            self.stage_groups = [stages(r) for r in self.reports]
-
-    @property
-    def baseline(self) -> Report:
-        return self.reports[0]
-
-    # ------------------------------------------------------------------ ratios
-
-    def ratios(self) -> list[dict[str, Any]]:
-        """Each target against the first: value / baseline, and the sentence for it."""
-        base = self.baseline.totals
-        out = []
-        for label, report in zip(self.labels, self.reports):
-            t = report.totals
-            entry: dict[str, Any] = {"target": label, "baseline": self.labels[0]}
-            for key, noun in (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs"),
-                              ("activation_bytes", "activation memory")):
-                entry[key] = round(t[key] / base[key], 6) if base[key] else None
-                text = ratio_text(t[key], base[key], noun)
-                entry[f"{key}_text"] = text.replace("fewer", "less") if key == "activation_bytes" else text
-            out.append(entry)
-        return out
-
-    # ------------------------------------------------------------------ layers
-
-    def layer_alignment(self) -> tuple[str, list[Aligned]]:
-        """``("name" | "position", rows)`` over the layers with parameters or MACs.
-
-        Rows align by module name (below each target's single top container, so
-        ``conv1`` meets ``block.conv1``) when the targets share at least half of
-        their names and the names are not just Sequential indices; otherwise by
-        position of the parameterised layers.
-        """
-        per_target = []
-        for report in self.reports:
-            prefix = stage_prefix(report)
-            rows = [r for r in report.layers if r.params or r.cost.macs]
-            per_target.append({_strip(r.node.key, prefix): r for r in rows})
-        if len(per_target) > 1 and _names_match([list(m) for m in per_target]):
-            order = _merge_orders([list(m) for m in per_target])
-            return "name", [Aligned(k, [m.get(k) for m in per_target]) for k in order]
-        columns = [list(m.values()) for m in per_target]
-        return "position", [Aligned(f"#{i + 1}", list(items))
-                            for i, items in enumerate(zip_longest(*columns))]
-
-    def stage_alignment(self) -> tuple[str, list[Aligned]]:
-        """Stages side by side: by name when the targets share most stage names
-        (resnet50 / cifar-resnet: stem, layer1 …), else by position."""
-        names = [[g.name for g in groups] for groups in self.stage_groups]
-        if len(names) > 1 and all(len(set(n)) == len(n) for n in names) and _names_match(names):
-            by_name = [{g.name: g for g in groups} for groups in self.stage_groups]
-            return "name", [Aligned(n, [m.get(n) for m in by_name]) for n in _merge_orders(names)]
-        return "position", [Aligned(f"#{i + 1}", list(items))
-                            for i, items in enumerate(zip_longest(*self.stage_groups))]
-
-    @property
-    def has_stages(self) -> bool:
-        """True when some target is a network with at least two costed stages (not one block)."""
-        for report, groups in zip(self.reports, self.stage_groups):
-            costed = [g for g in groups if g.params or g.macs]
-            containers = [g for g in groups if g.kind != "layers"]
-            if len(costed) >= 2 and (not stage_prefix(report) or len(containers) >= 2):
-                return True
-        return False
-
-
-def _strip(key: str, prefix: str) -> str:
-    if prefix and key.startswith(prefix):
-        return key[len(prefix):]
-    if prefix and key.startswith(prefix[:-1] + ":"):
-        return key[len(prefix) - 1:]
-    return key
-
-
-def _names_match(keys: list[list[str]]) -> bool:
-    if any(len(k) > MAX_NAME_ALIGN or not k for k in keys):
-        return False
-    if any(all(name.split("#")[0].isdigit() for name in k) for k in keys):
-        return False  # a numbered Sequential: its indices are positions, not names
-    common = set(keys[0]).intersection(*map(set, keys[1:]))
-    return len(common) * 2 >= min(len(k) for k in keys)
-
-
-def _merge_orders(keys: list[list[str]]) -> list[str]:
-    """Union of the key lists, each new key placed after its predecessor in its own list."""
-    merged = list(keys[0])
-    for other in keys[1:]:
-        present = set(merged)
-        pos = -1
-        for k in other:
-            if k in present:
-                pos = merged.index(k)
-            else:
-                merged.insert(pos + 1, k)
-                present.add(k)
-                pos += 1
-    return merged
-
 
 # ---------------------------------------------------------------------- grids
 
@@ -299,7 +178,7 @@ def compare_csv_rows(cmp: Comparison) -> list[list[Any]]:
     out = []
     for label, report, ratio in zip(cmp.labels, cmp.reports, cmp.ratios()):
         t = report.totals
-        out.append([label, "x".join(map(str, report.input_shape)), "x".join(map(str, _output(report))),
+        out.append([label, csv_shape(report.input_shape), csv_shape(_output(report)),
                     t["params"], sum(r.cost.params.get("weight", 0) for r in report.layers),
                     sum(r.cost.params.get("bias", 0) for r in report.layers), t["trainable_params"],
                     t["macs"], t["flops"], t["activation_bytes"], sum(1 for r in report.layers if r.params),
@@ -411,3 +290,7 @@ def plot_stages(cmp: Comparison, path: str) -> None:
     finally:
         plt.close(fig)
     write_atomic(path, buf.getvalue(), option="--plot")
+
+
+def csv_shape(shape) -> str:
+    return _shape_text(shape, sep="x")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paramscope.errors import ParamscopeError, closest
-from paramscope.render.groups import Group, group_by_depth, stages
+from paramscope.grouping import Group, group_by_depth, stages
 from paramscope.render.units import shape_text
 from paramscope.report import LayerRow, Report
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from paramscope.render.export import Col, Grid, csv_text, markdown_document, rich_table
-from paramscope.render.groups import group_by_depth
+from paramscope.grouping import group_by_depth
 from paramscope.render.units import commas, megabytes, percent, pick_unit, scaled, shape_text
 from paramscope.report import Report
 
@@ -157,7 +157,9 @@ DEPTH_CSV = ("module", "kind", "layers", "out_shape", "params", "macs", "flops",
 def summary_csv(report: Report, depth: int | None = None) -> str:
     """One row per layer call (or per module group with ``depth``); integers unformatted."""
     def dims(shape) -> str:
-        return "x".join(str(d) for d in shape)
+        from paramscope.graph import shape_text as text
+
+        return text(shape, sep="x")
 
     if depth:
         rows = [[g.name, g.kind, len(g.rows), dims(g.out_shape), g.params, g.macs, g.flops, g.activation_bytes]

@@ -47,7 +47,10 @@ def megabytes(nbytes: int) -> str:
 
 
 def shape_text(shape) -> str:
-    return "×".join(str(d) for d in shape) if shape else "--"
+    """A shape for a table cell (``--`` when there is none)."""
+    from paramscope.graph import shape_text as text
+
+    return text(shape, empty="--")
 
 
 def ratio_text(value: int, base: int, noun: str) -> str:

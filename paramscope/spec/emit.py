@@ -78,7 +78,9 @@ def _leaf_args(module: Module) -> str:
 
 
 def _shape(shape) -> str:
-    return "×".join(str(d) for d in shape[1:])
+    from paramscope.graph import shape_text
+
+    return shape_text(shape, batch=False)
 
 
 def _layers(parent: Module, order: list[str], indent: str, lines: list[str], seen: set[str]) -> None:

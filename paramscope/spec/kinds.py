@@ -14,7 +14,8 @@ from math import prod
 from typing import Any, Callable
 
 from paramscope.errors import SpecError
-from paramscope.graph import Shape
+from paramscope.formulas._expr import sliding_out_len
+from paramscope.graph import Shape, shape_text
 from paramscope.spec import fields as F
 from paramscope.spec.fields import Field
 
@@ -53,7 +54,7 @@ def kind(name: str, doc: str, **fields: Field):
 
 
 def _fmt(shape: Shape) -> str:
-    return "×".join(str(d) for d in shape[1:]) if len(shape) > 1 else str(list(shape))
+    return shape_text(shape, batch=False) if len(shape) > 1 else str(list(shape))
 
 
 def _image(shape: Shape, what: str) -> tuple[int, int, int, int]:
@@ -71,13 +72,7 @@ def _channels(args: dict, key: str, actual: int) -> int:
 
 
 def _spatial(size: int, k: int, s: int, p: int, d: int, axis: str, ceil_mode: bool = False) -> int:
-    span = d * (k - 1) + 1
-    if ceil_mode:
-        out = -(-(size + 2 * p - span) // s) + 1
-        if (out - 1) * s >= size + p:
-            out -= 1
-    else:
-        out = (size + 2 * p - span) // s + 1
+    out = sliding_out_len(size, k, s, p, d, ceil_mode)
     if out <= 0:
         raise SpecError(f"spatial size reaches 0: {axis} {size} with kernel {k}"
                         f"{f' dilation {d}' if d > 1 else ''}, padding {p}, stride {s} "

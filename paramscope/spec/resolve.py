@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from paramscope.errors import LimitError, ParamscopeError, SpecError, closest
 from paramscope.spec.budget import budgeted, charge, limit
-from paramscope.graph import Graph, LayerNode, ParamInfo, Shape
+from paramscope.graph import Graph, LayerNode, ParamInfo, Shape, shape_text
 from paramscope.spec.document import Document, Template
 from paramscope.spec.expr import has_expression, substitute
 from paramscope.spec.kinds import KINDS, Leaf
@@ -163,7 +163,7 @@ def _short(value: Any) -> str:
 
 
 def _shape_text(shape: Shape) -> str:
-    return "×".join(str(d) for d in shape[1:])
+    return shape_text(shape, batch=False)
 
 
 def parameter_values(declared: Map, given: dict[str, Any], base: dict[str, Any],

@@ -1,4 +1,4 @@
-"""What paramscope costs next to the tools it reconciles: ``python -m paramscope.benchmark``.
+"""What paramscope costs next to the tools it reconciles: ``python tests/benchmark.py``.
 
 Not a test (no asserts); it prints a Markdown table measured in one run:
 
@@ -324,7 +324,7 @@ def default_mem_limit() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paramscope.benchmark", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tests/benchmark.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a fast subset: 224² inputs, one fvcore size, "
                                                              "one repetition of each startup command")
     parser.add_argument("--repeat", type=int, default=None, help="repetitions of each startup command (median)")
