@@ -153,26 +153,27 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
     prefixes whose parameters are frozen; ``optimizer``: sgd, momentum, adam, adamw,
     adagrad, rmsprop or none), see :mod:`paramscope.training`.
     """
-    from paramscope.sandbox import user_code
+    from paramscope.sandbox import global_hooks_suspended, user_code
     from paramscope.training.analysis import analyze_train, check_mode, split_memtracker
 
     label = target if isinstance(target, str) else type(target).__name__
+    hook_notes: list[str] = []
     if check_mode(mode) == "train":
         measure, memtracker = split_memtracker(measure)
-        with user_code(label) as captured:
+        with user_code(label) as captured, global_hooks_suspended(hook_notes):
             report = analyze_train(target, input_shape, batch=batch, overrides=overrides,
                                    tools=parse_measure(measure), dtype=dtype,
                                    fvcore_budget=fvcore_budget, freeze=freeze,
                                    optimizer=optimizer, memtracker=memtracker)
-        report.notes.extend(captured.notes())
+        report.notes.extend(hook_notes + captured.notes())
         return report
     tools = parse_measure(measure)
     if freeze:
         raise ParamscopeError("--freeze applies to --mode train only")
-    with user_code(label) as captured:  # factories, forward passes and tools' imports
-        subject = subject_for(target, input_shape, batch, overrides, dtype)
-        report = report_for(subject, dtype, tools, fvcore_budget)
-    report.notes.extend(captured.notes())
+    with user_code(label) as captured, global_hooks_suspended(hook_notes):
+        subject = subject_for(target, input_shape, batch, overrides, dtype)  # factories, forward passes
+        report = report_for(subject, dtype, tools, fvcore_budget)  # tools' imports and runs
+    report.notes.extend(hook_notes + captured.notes())
     return report
 
 

@@ -47,7 +47,7 @@ class Captured:
             key = f"{getattr(w.category, '__name__', 'Warning')}: {safe_text(w.message)}"[:300]
             seen[key] = seen.get(key, 0) + 1
         for key, n in list(seen.items())[:MAX_NOTES]:
-            out.append(f"warning while building or tracing the model (not printed): {key}"
+            out.append(f"warning from the model's code or a measuring tool (not printed): {key}"
                        + (f" (×{n})" if n > 1 else ""))
         if len(seen) > MAX_NOTES:
             out.append(f"{len(seen) - MAX_NOTES} more distinct warnings were not printed")
@@ -87,6 +87,34 @@ def _restore_rng(state) -> None:
         sys.modules["torch"].random.set_rng_state(state["torch"])
     if "numpy" in state:
         sys.modules["numpy"].random.set_state(state["numpy"])
+
+
+_GLOBAL_HOOKS = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_backward_pre_hooks",
+                 "_global_backward_hooks", "_global_buffer_registration_hooks",
+                 "_global_module_registration_hooks", "_global_parameter_registration_hooks")
+
+
+@contextmanager
+def global_hooks_suspended(notes: list[str]) -> Iterator[None]:
+    """Hooks registered for *every* module (``register_module_forward_hook`` ...) are set
+    aside while paramscope traces and measures, and put back afterwards; their presence
+    is added to ``notes``.  Nothing to do when torch is not imported yet."""
+    module = sys.modules.get("torch.nn.modules.module")
+    saved = {}
+    if module is not None:
+        for name in _GLOBAL_HOOKS:
+            hooks = getattr(module, name, None)
+            if hooks:
+                saved[name] = dict(hooks)
+                hooks.clear()
+    if saved:
+        n = sum(len(h) for h in saved.values())
+        notes.append(f"{n} global module hook(s) are registered; they were not run during the analysis")
+    try:
+        yield
+    finally:
+        for name, hooks in saved.items():
+            getattr(module, name).update(hooks)
 
 
 @contextmanager

@@ -61,6 +61,10 @@ def load_factory(target: Target) -> Any:
     import importlib.util
     import sys
 
+    from paramscope.spec.yamlsafe import FILES_READ
+
+    if target.path:  # --output must never replace the factory's own file
+        FILES_READ.add(os.path.realpath(target.path))
     try:
         if target.path:
             name = "_paramscope_factory_" + re.sub(r"\W", "_", os.path.abspath(target.path))

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from paramscope.errors import ParamscopeError
+
 ROOT = Path(__file__).resolve().parent.parent
 CPU_SECONDS = 10
 MAX_RSS = 2 * 1024**3
@@ -172,6 +174,16 @@ CASES = [
          ["show", "spec.yaml"], expect=("nests deeper",)),
     Case("file-over-1mb", {"spec.yaml": "name: big\n# " + "x" * 1_100_000 + "\n"}, ["show", "spec.yaml"],
          expect=("larger than",)),
+    Case("input-1e27-elements", {"spec.yaml": "name: h\ninput: [1000000000, 1000000000, 1000000000]\nlayers: [relu]\n"},
+         ["summary", "spec.yaml", "-m", "none"], expect=("limit 'tensor size'",)),
+    Case("conv-output-1e24-elements", {"spec.yaml": spec_with("1000000000000000000")}, ["summary", "spec.yaml", "-m", "none"],
+         expect=("limit 'tensor size'",)),
+    Case("long-name-many-layers", {"spec.yaml": "name: n\ninput: [4]\nlayers:\n  - repeat: {times: 99999, layers: [{relu: {name: \"r${i}" + "x" * 9000 + "\"}}]}\n"},
+         ["show", "spec.yaml"], expect=("limit",)),
+    Case("deep-qualnames", {"spec.yaml": "name: q\ninput: [4]\ntemplates:\n  t0: {layers: [{repeat: {times: 5000, layers: [relu]}}]}\n"
+                             + "".join(f"  t{i}: {{layers: [{{use: t{i - 1}, name: {'n' * 190}{i}}}, relu]}}\n" for i in range(1, 31))
+                             + "layers: [{use: t30, name: top}]\n"},
+         ["show", "spec.yaml"], expect=("limit",)),
     # -- code execution attempts
     Case("python-tag", {"spec.yaml": "name: p\ninput: [4]\nparams: {x: !!python/object/apply:os.system [\"touch pwned\"]}\nlayers: [relu]\n"},
          ["show", "spec.yaml"], expect=("not allowed",)),
@@ -196,6 +208,8 @@ CASES = [
          code=0, expect=("4×8×8",)),
     # -- --set read as YAML 1.2
     Case("set-octal-looking", {"spec.yaml": SPEC}, ["show", "spec.yaml", "--set", "x=010"], code=0,
+         expect=("x=10",)),
+    Case("spec-octal-looking", {"spec.yaml": SPEC.replace("x: 1", "x: 010")}, ["show", "spec.yaml"], code=0,
          expect=("x=10",)),
     Case("set-sexagesimal", {"spec.yaml": SPEC}, ["show", "spec.yaml", "--set", "groups=1:00"],
          expect=("groups",)),
@@ -240,9 +254,11 @@ CASES = [
          ["show", "spec.yaml"], code=0, expect=("\\u001b[31m",)),
     Case("escape-in-error", {"spec.yaml": 'name: n\ninput: [4]\nlayers: [{relu: {name: "\\e[2J"}}]\n'},
          ["show", "spec.yaml"], expect=("\\x1b[2J",)),
+    Case("emoji-name-show", {"spec.yaml": 'name: "net\U0001F600"\ndescription: "caf\u00e9"\ninput: [4]\nlayers: [relu]\n'},
+         ["show", "spec.yaml"], code=0, expect=('name: "net\U0001F600"', 'description: "caf\u00e9"')),
     # -- output
     Case("output-is-input", {"spec.yaml": SPEC}, ["summary", "spec.yaml", "-m", "none", "-o", "spec.yaml"],
-         expect=("input spec",)),
+         expect=("an input (spec",)),
     Case("output-is-directory", {"spec.yaml": SPEC, "d/keep": ""}, ["summary", "spec.yaml", "-m", "none", "-o", "d"],
          expect=("directory",)),
     Case("output-missing-dir", {"spec.yaml": SPEC}, ["summary", "spec.yaml", "-m", "none", "-o", "no/such/x.txt"],
@@ -476,6 +492,7 @@ def test_rng_and_sys_path_restored(factory_file):
     assert torch.equal(torch.rand(2), expected_torch) and random.random() == expected_py
 
 
+@pytest.mark.filterwarnings("ignore:Half precision")
 def test_params_memory_uses_parameter_dtype(factory_file):
     """A half-precision Linear is 2 bytes per parameter, as torch and torchinfo say."""
     import torch
@@ -549,3 +566,105 @@ def test_output_symlink_keeps_the_link(tmp_path, cli):
     result = cli("summary", "resnet-stem", "-m", "none", "-f", "csv", "-o", str(link))
     assert result.code == 0, result.err
     assert link.is_symlink() and "Conv2d" in real.read_text()
+
+
+# --------------------------------------------------------------------------- the user's model
+
+def test_user_hooks_do_not_run_and_are_noted():
+    """A feature-extraction hook must not fire (it would store a meta tensor in the model)."""
+    import torch
+    from torch import nn
+
+    import paramscope
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    model.activations = {}
+    calls = []
+
+    def grab(module, args, output):
+        calls.append(module)
+        model.activations["conv"] = output
+
+    model[0].register_forward_hook(grab)
+    model[1].register_forward_pre_hook(lambda m, a: calls.append(m))
+    report = paramscope.analyze(model, (1, 3, 8, 8))
+    assert calls == [] and model.activations == {}
+    assert any("2 hook(s)" in n and "not run" in n for n in report.notes), report.notes
+    assert report.totals["params"] == sum(p.numel() for p in model.parameters())
+    assert len(model[0]._forward_hooks) == 1  # the user's hooks are still registered
+    model(torch.zeros(1, 3, 8, 8))
+    assert len(calls) == 2 and model.activations["conv"].device.type == "cpu"
+
+
+def test_model_that_cannot_be_copied_is_an_error_and_is_not_run():
+    import threading
+
+    from torch import nn
+
+    import paramscope
+
+    class Locked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 2).to("meta")
+            self.lock = threading.Lock()  # cannot be deep-copied
+            self.forwards = 0
+
+        def forward(self, x):
+            self.forwards += 1
+            return self.fc(x)
+
+    model = Locked()
+    with pytest.raises(ParamscopeError, match="copying it failed.*lock"):
+        paramscope.analyze(model, (1, 4), measure="none")
+    assert model.forwards == 0
+
+
+def test_show_output_of_an_emoji_name_reads_back(tmp_path, cli):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text('name: "net\U0001F600"\ndescription: "x\\x9b\\u202e"\ninput: [4]\nlayers: [relu]\n',
+                    encoding="utf-8")
+    first = cli("show", str(spec))
+    assert first.code == 0, first.err
+    shown = tmp_path / "shown.yaml"
+    shown.write_text(first.out, encoding="utf-8")
+    second = cli("show", str(shown))
+    assert second.code == 0, second.err
+    assert second.out.splitlines()[2:] == first.out.splitlines()[2:]
+    assert "\x9b" not in first.out and "\u202e" not in first.out
+
+
+def test_output_never_replaces_the_factory_file(factory_file, cli):
+    before = factory_file.read_text()
+    result = cli("summary", f"{factory_file}:linear", "-m", "none", "--input", "1x8", "-o", str(factory_file))
+    assert result.code == 2 and "an input (spec" in result.err, result.err
+    assert factory_file.read_text() == before
+
+
+def test_global_module_hooks_do_not_run_and_are_restored():
+    import torch
+    from torch import nn
+
+    import paramscope
+
+    calls = []
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda m, a, o: calls.append(m))
+    try:
+        report = paramscope.analyze(nn.Linear(4, 2), (1, 4))
+        assert calls == []
+        assert any("global module hook" in n for n in report.notes), report.notes
+        nn.Linear(4, 2)(torch.zeros(1, 4))
+        assert len(calls) == 1  # still registered afterwards
+    finally:
+        handle.remove()
+
+
+def test_atomic_writer_never_replaces_a_special_file(tmp_path):
+    """--plot (and any other atomic write) refuses a FIFO instead of replacing it."""
+    from paramscope.render.export import write_atomic
+
+    fifo = tmp_path / "plot.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ParamscopeError, match="not a regular file"):
+        write_atomic(fifo, b"png", option="--plot")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.listdir(tmp_path) == ["plot.png"]

@@ -298,10 +298,14 @@ def write_atomic(path: str | os.PathLike, text: str | bytes, option: str = "--ou
     untouched, the temp file is removed, and a ParamscopeError names the path.  A
     symlink is followed: the file it points to is replaced, the link stays.
     """
+    import stat
+
     target = os.path.realpath(os.fspath(path))
     directory = os.path.dirname(target)
     if os.path.isdir(target):
         raise ParamscopeError(f"{option} {_shown(path)}: is a directory")
+    if os.path.exists(target) and not stat.S_ISREG(os.stat(target).st_mode):
+        raise ParamscopeError(f"{option} {_shown(path)}: not a regular file; refusing to replace it")
     try:  # a short temp name, so a target name of 255 bytes still works
         fd, tmp = tempfile.mkstemp(prefix=".paramscope-", suffix=".tmp", dir=directory)
     except OSError as err:
@@ -376,7 +380,7 @@ def check_output(output: str | None, option: str = "--output") -> None:
 
     real = os.path.realpath(output)
     if real in PROTECTED or real in FILES_READ:
-        raise ParamscopeError(f"{option} {_shown(output)} is an input spec of this command; "
+        raise ParamscopeError(f"{option} {_shown(output)} is an input (spec or factory file) of this command; "
                               "refusing to overwrite it")
     if os.path.isdir(real):
         raise ParamscopeError(f"{option} {_shown(output)}: is a directory")

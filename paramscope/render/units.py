@@ -20,18 +20,30 @@ def pick_unit(values: Iterable[int | None]) -> tuple[int, str]:
     return 1, ""
 
 
+def _ratio(value: int, divisor: int, digits: int) -> str:
+    """``value / divisor`` with ``digits`` decimals: float formatting (as torchinfo prints)
+    while the value is exact in a float, exact decimal arithmetic beyond 2^53."""
+    if abs(value) < 2**53:
+        return f"{value / divisor:,.{digits}f}"
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = len(str(abs(value))) + digits + 2
+        return f"{(Decimal(value) / divisor).quantize(Decimal(1).scaleb(-digits)):,.{digits}f}"
+
+
 def scaled(value: int | None, unit: tuple[int, str], digits: int = 2) -> str:
     divisor, suffix = unit
     if value is None:
         return "--"
     if divisor == 1 or value == 0:
         return f"{value:,}"
-    return f"{value / divisor:,.{digits}f} {suffix}"
+    return f"{_ratio(value, divisor, digits)} {suffix}"
 
 
 def megabytes(nbytes: int) -> str:
     """Bytes as MB with two decimals, 1 MB = 1e6 bytes (torchinfo's convention)."""
-    return f"{nbytes / 1e6:,.2f} MB"
+    return f"{_ratio(nbytes, 10**6, 2)} MB"
 
 
 def shape_text(shape) -> str:

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from paramscope.spec.kinds import KINDS
+from paramscope.textsafe import printable
 from paramscope.spec.resolve import Module, Resolved
 
 _INFERRED = {"in_channels", "in_features", "num_features", "num_channels"}
@@ -34,6 +35,15 @@ def _float(value: float) -> str:
     return text
 
 
+def _quoted(text: str) -> str:
+    """A YAML double-quoted string: characters as they are (an emoji stays one character,
+    not a surrogate pair YAML would read back as two lone surrogates), control and bidi
+    characters escaped."""
+    from paramscope.textsafe import printable_json
+
+    return printable_json(json.dumps(text, ensure_ascii=False))
+
+
 def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -45,7 +55,7 @@ def _scalar(value: Any) -> str:
         return "[" + ", ".join(_scalar(v) for v in value) + "]"
     if isinstance(value, str):
         plain = _PLAIN.match(value) and value.lower() not in _YAML_WORDS
-        return value if plain else json.dumps(value)
+        return value if plain else _quoted(value)
     if isinstance(value, float):
         return _float(value)
     return repr(value)
@@ -112,10 +122,10 @@ def emit(resolved: Resolved) -> str:
     """The resolved spec as YAML text."""
     params = ", ".join(f"{k}={_scalar(v)}" for k, v in resolved.params.items())
     lines = [
-        f"# {resolved.name}: resolved from {resolved.file}",
+        f"# {printable(resolved.name)}: resolved from {printable(resolved.file)}",
         f"# parameters: {params or 'none'}",
         f"name: {_scalar(resolved.name)}",
-        f"description: {json.dumps(resolved.description)}",
+        f"description: {_quoted(resolved.description)}",
         f"input: [{', '.join(str(d) for d in resolved.input_shape[1:])}]"
         f"  # batch {resolved.input_shape[0]}",
         "layers:",

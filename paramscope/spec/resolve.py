@@ -24,6 +24,7 @@ from paramscope.spec.yamlsafe import Map, Seq, line_of
 MAX_CALLS = 100_000  # layer calls in one network (default of the 'layers' budget limit)
 MAX_REPEAT_ITERATIONS = 100_000  # repeat copies expanded in one network, empty ones included
 MAX_TEMPLATE_DEPTH = 32
+MAX_NAME = 200  # characters of one module name
 STRUCTURAL = ("sequential", "residual", "repeat", "use", "check")
 ITEM_KEYS = ("name", "when")
 ALL_KINDS = tuple(KINDS) + STRUCTURAL
@@ -135,10 +136,30 @@ def _module_items(items: list) -> list:
 def _check_name(name: Any) -> str:
     text = str(name) if isinstance(name, (str, int)) and not isinstance(name, bool) else None
     if text is None or not _NAME.match(text):
-        raise SpecError(f"name must be letters, digits, '_' or '-' (no dots), got {name!r}")
+        raise SpecError(f"name must be letters, digits, '_' or '-' (no dots), got {_short(name)}")
+    if len(text) > MAX_NAME:
+        raise LimitError(f"name of {len(text):,} characters is longer than {MAX_NAME} (limit 'name length')")
     if text in RESERVED_NAMES:
         raise SpecError(f"name {text!r} is an attribute of torch.nn.Module; choose another")
     return text
+
+
+def _check_tensors(kind: str, leaf: Leaf) -> None:
+    """Every tensor a layer makes must be one torch could hold (numel ≤ 2^59)."""
+    from paramscope.inputs import MAX_NUMEL
+
+    for what, shape in (("output", leaf.out_shape), *((f"{p} parameter", s) for p, s in leaf.params.items())):
+        numel = 1
+        for d in shape:
+            numel *= d
+        if numel > MAX_NUMEL:
+            raise LimitError(f"{kind} {what} of shape {'×'.join(map(str, shape))} has more elements than "
+                             "a tensor can hold (2^59; limit 'tensor size')")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _shape_text(shape: Shape) -> str:
@@ -348,6 +369,7 @@ class Resolver:
                                     path=where.path)
                 values[key] = fld.convert(fld.default) if fld.default is not None else None
         leaf = spec.infer(values, shape)
+        _check_tensors(kind, leaf)
         module = Module(name or into.next_name(), "", "leaf", kind, where.path, leaf=leaf,
                         in_shape=shape, out_shape=leaf.out_shape)
         module = self._register(module, into)
@@ -358,6 +380,7 @@ class Resolver:
         parent = into.module
         existing = parent.children.get(module.name)
         module.qualname = f"{parent.qualname}.{module.name}" if parent.qualname else module.name
+        charge("text", len(module.qualname))
         if existing is not None:
             same = (existing.kind == "leaf" and module.kind == "leaf"
                     and existing.leaf.torch_kind == module.leaf.torch_kind
@@ -573,7 +596,12 @@ def default_input(doc: Document, batch: int = 1) -> Shape | None:
             isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in raw):
         raise SpecError(f"input must be [C, H, W] (or [features]) of positive integers, got {raw!r}",
                         file=doc.file, line=line_of(doc.data, "input"), path="input")
-    return (batch, *raw)
+    from paramscope.inputs import check_numel
+
+    try:
+        return check_numel((batch, *raw), "input")
+    except ParamscopeError as err:
+        raise err.located(file=doc.file, line=line_of(doc.data, "input"), path="input") from None
 
 
 def resolve(doc: Document, overrides: dict[str, Any] | None = None,

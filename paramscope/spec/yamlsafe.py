@@ -5,8 +5,9 @@ scalars.  Any other tag (``!!python/object``, ``!!binary``, custom ``!tags``) is
 an error, never constructed.  Alias expansion is bounded in values and in
 characters (billion-laughs, and one long string aliased many times), and so are
 nesting depth, file size and the digits of a number literal (Python refuses
-to convert more than 4,300).  ``schema="1.2"`` reads plain scalars by YAML 1.2's
-core schema (``010`` is 10, ``0b1`` and ``1:00`` are text), as ``--set`` does.  Mappings and lists come back as
+to convert more than 4,300).  Plain scalars are read by YAML 1.2's core schema
+(``010`` is 10 — never octal 8 —, ``1e-3`` a float, ``0b1``, ``1:00`` and ``yes`` text),
+in spec files and ``--set`` values alike; ``schema="1.1"`` keeps PyYAML's own reading.  Mappings and lists come back as
 :class:`Map` / :class:`Seq`, which remember the line of each entry.
 """
 
@@ -97,7 +98,7 @@ def _core_scalar(text: str):
 
 
 class _Converter:
-    def __init__(self, file: str, schema: str = "1.1") -> None:
+    def __init__(self, file: str, schema: str = "1.2") -> None:
         self.file = file
         self.schema = schema
         self.count = 0
@@ -183,10 +184,10 @@ def _text(value: str, file: str, line: int) -> str:
     return value
 
 
-def load_text(text: str, file: str = "<string>", schema: str = "1.1"):
+def load_text(text: str, file: str = "<string>", schema: str = "1.2"):
     """Parse YAML text into plain Map/Seq/scalars, or raise a located SpecError.
 
-    ``schema="1.2"`` reads plain scalars by the YAML 1.2 core schema (``--set`` values)."""
+    Plain scalars are read by the YAML 1.2 core schema (``schema="1.1"``: PyYAML's)."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise LimitError(f"spec is larger than {MAX_FILE_BYTES:,} bytes", file=file)
     if "\x00" in text:
