@@ -30,6 +30,7 @@ class Subject:
     extra_params: int = 0
     buffers: int = 0
     notes: list[str] = field(default_factory=list)  # copied into Report.notes
+    device: str = "meta"  # where the graph was traced: "cpu" after a real-run fallback
 
 
 def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -49,30 +50,62 @@ def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 def subject_for(target: Any, input_shape: Shape | None = None, batch: int | None = None,
-                overrides: dict[str, Any] | None = None, dtype: str = "float32") -> Subject:
-    """Resolve a target string or an nn.Module into a Subject (graph + meta model)."""
+                overrides: dict[str, Any] | None = None, dtype: str = "float32", *,
+                inputs: Any = None, mode: str = "prefill", context: int | None = None,
+                budget: int | None = None) -> Subject:
+    """Resolve a target string or an nn.Module into a Subject (graph + meta model).
+
+    ``inputs`` describes several / keyword / integer / list inputs (see
+    :func:`paramscope.input_spec.request`); ``mode``/``context`` apply to ``hf:`` decoders;
+    ``budget`` bounds the real CPU run of models that cannot run on meta (bytes).
+    """
     if dtype not in DTYPES:
         raise ParamscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if input_shape is not None and inputs is not None:
+        raise ParamscopeError("give input_shape or inputs, not both")
+    from paramscope.hf import MODES
+    from paramscope.inputs import parse_choice
+
+    parse_choice("--mode", mode, MODES)
+    req = None
+    if inputs is not None or (input_shape is None and batch is not None):
+        from paramscope.input_spec import request
+        req = request(inputs, batch)
     if isinstance(target, str):
         from paramscope.targets import parse_target
 
         t = parse_target(target)
+        if t.kind == "hf":
+            return _hf_subject(t, input_shape, req, overrides or {}, dtype, mode, context, budget)
+        _decoder_only(mode, context)
         if t.kind == "spec":
-            return _spec_subject(t, input_shape, batch, overrides or {}, dtype)
-        return _factory_subject(t, input_shape, batch, overrides or {}, dtype)
-    return _module_subject(target, type(target).__name__, input_shape, batch, dtype)
+            return _spec_subject(t, input_shape, batch, req, overrides or {}, dtype)
+        return _factory_subject(t, input_shape, batch, overrides or {}, dtype, req, budget)
+    _decoder_only(mode, context)
+    return _module_subject(target, type(target).__name__, input_shape, batch, dtype, req, budget=budget)
+
+
+def _decoder_only(mode: str, context: int | None) -> None:
+    if mode != "prefill" or context is not None:
+        raise ParamscopeError("--mode decode and --context apply to hf: decoder models only")
 
 
 def _with_batch(shape: Shape, batch: int | None) -> Shape:
     return shape if batch is None else (batch, *shape[1:])
 
 
-def _spec_subject(t, input_shape, batch, overrides, dtype) -> Subject:
+def _spec_subject(t, input_shape, batch, req, overrides, dtype) -> Subject:
     from paramscope.api import load_document, resolve_spec
     from paramscope.spec.resolve import default_input
 
     doc = load_document(t)  # parsed once, resolved once, at the final input shape
     default = default_input(doc)
+    if req is not None and req.items:
+        if not req.plain:
+            raise ParamscopeError(f"{t.text}: a YAML spec takes one input tensor (--input SIZES); "
+                                  "names, dtypes and list inputs are for Python models")
+        from paramscope.inputs import parse_input
+        input_shape = parse_input(req.items[0].sizes, default, batch)
     shape = input_shape or (_with_batch(default, batch) if default else None)
     return resolved_subject(resolve_spec(doc, overrides, shape), dtype)
 
@@ -89,13 +122,13 @@ def resolved_subject(resolved, dtype: str = "float32") -> Subject:
     return Subject(resolved.name, resolved.graph, meta_model, "spec", buffers=buffers)
 
 
-def _factory_subject(t, input_shape, batch, overrides, dtype) -> Subject:
+def _factory_subject(t, input_shape, batch, overrides, dtype, req=None, budget=None) -> Subject:
     from paramscope.targets import load_factory
 
-    return factory_subject(load_factory(t), t.text, input_shape, batch, overrides, dtype)
+    return factory_subject(load_factory(t), t.text, input_shape, batch, overrides, dtype, req, budget)
 
 
-def factory_subject(factory, label, input_shape, batch, overrides, dtype) -> Subject:
+def factory_subject(factory, label, input_shape, batch, overrides, dtype, req=None, budget=None) -> Subject:
     """Call ``factory(**overrides)`` on the meta device (on the CPU, with a note, when it
     fails on meta but not on the CPU) and trace the model it returns."""
     from paramscope.builder import call_factory
@@ -110,34 +143,116 @@ def factory_subject(factory, label, input_shape, batch, overrides, dtype) -> Sub
         notes = [f"built on the CPU: the factory fails on the meta device ({meta_err.message}); "
                  "the analysis itself still ran on a meta copy"]
     model.eval()  # paramscope's own instance: analysed for inference, like a spec
-    subject = _module_subject(model, label, input_shape, batch, dtype)
-    subject.notes.extend(notes)
+    rebuild = lambda: call_factory(factory, overrides, label, device="cpu")  # noqa: E731
+    subject = _module_subject(model, label, input_shape, batch, dtype, req, rebuild, budget)
+    subject.notes[:0] = notes
     return subject
 
 
-def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
+def _hf_subject(t, input_shape, req, overrides, dtype, mode, context, budget) -> Subject:
+    """Trace without an attention mask first; a model whose mask code then needs tensor
+    values (decoders) is traced again with an ``attention_mask`` input."""
+    from paramscope import hf
+    from paramscope.fallback import is_data_dependent
+
+    if mode == "prefill" and context is not None:
+        raise ParamscopeError("--context applies to --mode decode")
+    config = hf.config_for(t.module, overrides, t.text)
+    if mode == "decode":
+        config.use_cache = True
+    model = hf.build(t.module, t.attr, config, t.text)
+    if input_shape is not None:
+        from paramscope.input_spec import request
+        req = request(tuple(input_shape))
+    for mask in (False, True):
+        expected = hf.expected_inputs(config, mask=mask)
+        inputs = req.resolve(expected) if req is not None else expected
+        try:
+            if mode == "prefill":
+                return _module_subject(model, t.text, inputs, None, dtype, budget=budget, fallback=mask)
+            return _decode_subject(model, t.text, config, inputs, context, dtype, mask)
+        except ParamscopeError as err:
+            if mask or not is_data_dependent(err):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _decode_subject(model, label, config, inputs, context, dtype, mask) -> Subject:
+    """One generated token with a KV cache of ``context``; the prefill's cost in a note."""
+    from paramscope import hf
+
+    step = hf.decode_inputs(config, inputs, context, mask)
+    prefill = hf.expected_inputs(config, inputs.specs[0].shape[0], context, mask)
+    before = report_for(_module_subject(model, label, prefill, None, dtype, fallback=False), dtype)
+    subject = _module_subject(model, label, step, None, dtype, fallback=False)
+    totals = before.totals
+    subject.notes.append(f"decode: one generated token per sequence with a {step.note}; the prefill of "
+                         f"the {context}-token context ({prefill.text()}) costs {totals['macs']:,} MACs, "
+                         f"{totals['flops']:,} FLOPs")
+    return subject
+
+
+def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=None, budget=None,
+                    fallback: bool = True) -> Subject:
+    from paramscope.forward import expected_inputs
+    from paramscope.input_spec import InputSet
     from paramscope.materialize import meta_clone
     from paramscope.trace import trace
 
-    shape = _with_batch(input_shape or (1, 3, 224, 224), batch)
-    graph = trace(model, shape, dtype=dtype)
+    if isinstance(input_shape, InputSet):
+        shape = input_shape
+    elif input_shape is not None:
+        shape = _with_batch(tuple(input_shape), batch)
+    elif req is not None:
+        shape = req.resolve(expected_inputs(model))
+    else:
+        shape = tuple(expected_inputs(model))
+    if isinstance(shape, InputSet) and shape.plain:
+        shape = tuple(shape)
+    notes, device, clone = [], "meta", (lambda: meta_clone(model))
+    try:
+        graph = trace(model, shape, dtype=dtype)
+    except ParamscopeError as err:
+        from paramscope.fallback import is_data_dependent, run_on_cpu
+
+        if not fallback or not is_data_dependent(err):
+            raise
+        graph, notes, real = run_on_cpu(model, shape, dtype, budget or _default_budget(), err, rebuild)
+        device = "cpu"
     total_params = sum(p.numel() for p in model.parameters())
     leaf_params = sum(i.numel for n in graph if n.counts_params for i in n.params.values())
     buffers = sum(b.numel() for b in model.buffers())
-    return Subject(label, graph, lambda: meta_clone(model), "module",
-                   extra_params=total_params - leaf_params, buffers=buffers)
+    subject = Subject(label, graph, clone, "module", extra_params=total_params - leaf_params,
+                      buffers=buffers, notes=notes)
+    subject.device = device
+    if hasattr(shape, "specs") and not shape.plain:
+        subject.notes.insert(0, f"inputs: {shape.text()}")
+    return subject
+
+
+def _default_budget() -> int:
+    from paramscope.measure.fvcore import FvcoreMeasurer
+
+    return FvcoreMeasurer().budget_bytes
 
 
 def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None = None,
             overrides: dict[str, Any] | None = None, measure: str | Iterable[str] | None = DEFAULT_MEASURERS,
-            dtype: str = "float32", fvcore_budget: int | None = None) -> Report:
-    """Analyse a built-in name, YAML path, ``module:callable`` factory or an nn.Module.
+            dtype: str = "float32", fvcore_budget: int | None = None, inputs: Any = None,
+            mode: str = "prefill", context: int | None = None) -> Report:
+    """Analyse a built-in name, YAML path, ``module:callable`` factory, ``hf:NAME`` or an nn.Module.
 
-    ``input_shape`` includes the batch (``(1, 3, 224, 224)``); ``measure`` names the
-    tools to run (``"none"`` for formulas only).  The model passed in is left untouched.
+    ``input_shape`` includes the batch (``(1, 3, 224, 224)``); or ``inputs`` gives several,
+    keyword, integer or list inputs: ``--input`` strings (``["image1=1x3x520x960",
+    "image2=1x3x520x960"]``, ``"ids:long=1x128"``, ``"list:3x800x800"``), a list of shapes, or
+    ``{name: shape}``.  ``mode="decode"``, ``context=N``: one generated token of an ``hf:``
+    decoder with a KV cache of N.  ``measure`` names the tools to run (``"none"`` for
+    formulas only); ``fvcore_budget`` (bytes) also bounds the real CPU run of models that
+    cannot run on the meta device.  The model passed in is left untouched.
     """
     tools = parse_measure(measure)
-    subject = subject_for(target, input_shape, batch, overrides, dtype)
+    subject = subject_for(target, input_shape, batch, overrides, dtype, inputs=inputs, mode=mode,
+                          context=context, budget=fvcore_budget)
     return report_for(subject, dtype, tools, fvcore_budget)
 
 
@@ -157,7 +272,14 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
     report.unrecorded_ops = dict(subject.graph.unrecorded_ops)
     for key, n in report.unrecorded_ops.items():
         report.notes.append(f"functional op {key} ran {n}× with no formula (not in the totals)")
-    if tools:
+    if tools and subject.device != "meta":
+        from paramscope.report import MeasurerResult
+
+        for tool in tools:
+            report.measurers[tool] = MeasurerResult(tool, "", "skipped", note=(
+                "not run: the measurers run on the meta device (fvcore on a zero-filled copy), "
+                "where this model's forward cannot proceed; the figures come from one real CPU run"))
+    elif tools:
         from paramscope.measure.run import run_measurers
 
         run_measurers(report, subject, tools, fvcore_budget=fvcore_budget)

@@ -134,7 +134,8 @@ class Report:
             "flops": sum(r.cost.flops or 0 for r in self.layers),
             "activation_bytes": sum(r.activation_bytes for r in self.layers),
             "param_bytes": params * size,
-            "input_bytes": prod(self.input_shape) * size,
+            "input_bytes": (self.input_shape.nbytes(self.dtype) if hasattr(self.input_shape, "nbytes")
+                            else prod(self.input_shape) * size),
         }
 
     @property

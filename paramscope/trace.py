@@ -153,43 +153,65 @@ ARITHMETIC_OPS: dict[str, str] = {
     **dict.fromkeys(("matmul", "__matmul__", "__rmatmul__", "bmm", "mm"), "matmul"),
 }
 
-def trace(model, input_shape, dtype: str = "float32") -> Graph:
+def trace(model, input_shape, dtype: str = "float32", device: str = "meta") -> Graph:
     """The Graph of ``model`` on an input of ``input_shape`` (batch included).
 
-    Runs one forward pass on a meta clone; raises :class:`ParamscopeError` with a
+    ``input_shape`` is a shape or an :class:`~paramscope.input_spec.InputSet`.  Runs one
+    forward pass on a meta clone; ``device="cpu"`` runs ``model`` itself (a real copy the
+    caller made) on seeded inputs instead.  Raises :class:`ParamscopeError` with a
     one-line message when the shape/dtype is invalid or the forward pass fails.
     """
     import torch
 
+    from paramscope.forward import call_model
+
     x = example_input(input_shape, dtype)
-    work = meta_model(model)
+    work = meta_model(model) if device == "meta" else model
     rec = _Recorder(work)
     handles = []
     try:
         for module in rec.names:
+            if module in rec.scripted:
+                continue  # TorchScript modules take no hooks: listed as unrecorded instead
             handles.append(module.register_forward_pre_hook(rec.enter, with_kwargs=True))
             handles.append(module.register_forward_hook(rec.leave, with_kwargs=True))
         with torch.no_grad(), _function_recorder(rec):
-            work(x)
+            call_model(work, input_shape, dtype, device, fill="random")
     except ParamscopeError:
         raise
     except Exception as err:  # the model's own forward failed
         where = f" in {rec.names[rec.stack[-1]] or '<root>'}" if rec.stack else ""
-        detail = " ".join(str(err).split())[:300]
-        raise ParamscopeError(f"forward pass of {type(model).__name__} on the meta device "
-                              f"failed{where}: {type(err).__name__}: {detail}") from err
+        error = ParamscopeError(f"forward pass of {type(model).__name__} on the {device} device "
+                                f"failed{where}: {type(err).__name__}: {clip(str(err))}")
+        error.nodes = list(rec.nodes)  # how far the pass got (for the CPU fallback)
+        raise error from err
     finally:
         for handle in handles:
             handle.remove()
-    return Graph(nodes=rec.nodes, input_shape=tuple(x.shape), source="module", dtype=dtype,
+    for module in rec.scripted_roots():
+        rec.unrecorded[f"{rec.names[module]}:TorchScript module (its ops are not visible)"] += 1
+    shape = input_shape if hasattr(input_shape, "specs") else tuple(x.shape)
+    return Graph(nodes=rec.nodes, input_shape=shape, source="module", dtype=dtype,
                  modules={name: type(m).__name__ for m, name in rec.names.items()},
                  unrecorded_ops=dict(rec.unrecorded), container_params=rec.container_params())
+
+
+def clip(text: str, limit: int = 300) -> str:
+    """``text`` on one line, cut at a word boundary near ``limit`` characters (with "…")."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[:cut if cut > limit // 2 else limit].rstrip(" ,;:") + " …"
 
 
 def example_input(input_shape, dtype: str = "float32", device: str = "meta"):
     """The input tensor a tool runs on: empty on the meta device, zeros on a real one."""
     import torch
 
+    if hasattr(input_shape, "specs"):  # an InputSet: its first tensor
+        spec = input_shape.specs[0]
+        input_shape, dtype = spec.shape[1:] if spec.as_list else spec.shape, spec.dtype or dtype
     shape, tdtype = check_shape(input_shape), torch_dtype(dtype)
     if device == "meta":
         return torch.empty(shape, dtype=tdtype, device="meta")
@@ -352,6 +374,7 @@ class _Recorder:
         self.names: dict[Any, str] = {}
         for name, module in root.named_modules():
             self.names.setdefault(module, name)
+        self.scripted = {m for m in self.names if _is_scripted(m)}
         self.leaves = {m for m in self.names if next(m.children(), None) is None}
         #: leaves whose kind has a formula: their inner ops are covered by it.  A leaf
         #: with no formula is *composite*: the functional ops it calls are recorded.
@@ -380,6 +403,12 @@ class _Recorder:
             infos[pname] = ParamInfo(tuple(t.shape), bool(t.requires_grad), _dtype_name(t),
                                      first if first != full else "")
         return infos
+
+    def scripted_roots(self) -> list:
+        """TorchScript modules that did not run inside another TorchScript module."""
+        return [m for m in self.scripted if not any(
+            self.names[m].startswith(self.names[p] + ".") for p in self.scripted if p is not m)
+            and (self.names[m] or m is self.root)]
 
     def container_params(self) -> dict[str, dict[str, ParamInfo]]:
         """Parameters no LayerNode carries: of non-leaf modules, and of modules never called."""
@@ -476,6 +505,12 @@ class _Recorder:
             in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
             out_shape=tuple(out.shape) if out is not None else (), call_index=index,
             dtype=_dtype_name(out), functional=True, training=bool(owner.training)))
+
+
+def _is_scripted(module) -> bool:
+    import torch
+
+    return isinstance(module, torch.jit.ScriptModule)
 
 
 def _label(func, name: str) -> str:

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.main import app, fail
-from paramscope.cli.options import (BatchOpt, ExportFormatOpt, InputOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
-                                    parse_input, parse_sets)
+from paramscope.cli.options import (BatchOpt, ContextOpt, ExportFormatOpt, ModeOpt, ModelInputOpt, OutputOpt, SetOpt,
+                                    TargetArg, parse_choice, parse_input, parse_sets)
 
 MeasureOpt = Annotated[str, typer.Option(
     "--measure", "-m", help="Tools to run: torchinfo,fvcore,flop_counter, all, or none (formulas only).")]
@@ -18,46 +18,52 @@ FvcoreBudgetOpt = Annotated[Optional[str], typer.Option(
     show_default=False)]
 
 
-def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] | None,
-             measure: str, dtype: str, fvcore_budget: str | None = None):
+def _analyze(target: str, input: list[str] | str | None, batch: int | None, sets: list[str] | None,
+             measure: str, dtype: str, fvcore_budget: str | None = None, mode: str = "prefill",
+             context: int | None = None):
     from paramscope.analysis import analyze, parse_measure
     from paramscope.inputs import parse_bytes
+    from paramscope.targets import parse_target
 
     budget = parse_bytes(fvcore_budget) if fvcore_budget is not None else None
 
     overrides = parse_sets(sets)
     tools = parse_measure(measure)
-    shape = None
-    if input is not None or batch is not None:
-        default = None
-        from paramscope.targets import parse_target
-        t = parse_target(target)
-        if t.kind == "spec":
-            from paramscope.api import load_document
-            from paramscope.spec.resolve import default_input
-            default = default_input(load_document(t))
-        if default is not None or input is not None or t.kind != "spec":
-            shape = parse_input(input, default, batch)  # else resolving says: give --input
+    items = [input] if isinstance(input, str) else list(input or [])
+    shape, inputs, t = None, None, parse_target(target)
+    if t.kind != "spec":
+        inputs = items or None  # read against the model's expected inputs once it is built
+    elif items or batch is not None:
+        if len(items) > 1:
+            raise fail(f"{target}: a YAML spec takes one input tensor; got {len(items)} --input values")
+        from paramscope.api import load_document
+        from paramscope.spec.resolve import default_input
+        default = default_input(load_document(t))
+        if default is not None or items:
+            shape = parse_input(items[0] if items else None, default, batch)  # else resolving says: give --input
     from paramscope.render.progress import status
 
     with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)):
-        return analyze(target, shape, overrides=overrides, measure=tools, dtype=dtype, fvcore_budget=budget)
+        return analyze(target, shape, batch=batch if t.kind != "spec" else None, overrides=overrides,
+                       measure=tools, dtype=dtype, fvcore_budget=budget, inputs=inputs, mode=mode,
+                       context=context)
 
 
 @app.command()
-def summary(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+def summary(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
             measure: MeasureOpt = "all", dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table",
             depth: Annotated[Optional[int], typer.Option(
                 "--depth", "-d", help="Group rows by module depth (1: conv1, layer1 … fc) with subtotals.",
                 show_default=False)] = None,
-            output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None) -> None:
+            output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None, mode: ModeOpt = "prefill",
+            context: ContextOpt = None) -> None:
     """Per-layer params, MACs and measured figures with totals, memory and a reconciliation per tool."""
     from paramscope.render.export import FORMATS, publish
 
     parse_choice("--format", fmt, FORMATS)
     if depth is not None and depth < 1:
         raise fail(f"--depth must be a positive integer, got {depth}")
-    report = _analyze(target, input, batch, set, measure, dtype, fvcore_budget)
+    report = _analyze(target, input, batch, set, measure, dtype, fvcore_budget, mode, context)
     from paramscope.render import summary as render
 
     publish(fmt, output,
@@ -70,7 +76,7 @@ def summary(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, s
 @app.command()
 def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets to check.", show_default=False)] = None,
           all_: Annotated[bool, typer.Option("--all", help="Check every built-in config.")] = False,
-          input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+          input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
           measure: MeasureOpt = "all", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
           fvcore_budget: FvcoreBudgetOpt = None) -> None:
     """Exit 0 when every tool's per-layer figures equal paramscope's predictions, 1 on any mismatch."""

@@ -9,8 +9,8 @@ import typer
 
 from paramscope.cli.analysis_commands import DtypeOpt, _analyze
 from paramscope.cli.main import app, fail
-from paramscope.cli.options import (BatchOpt, ExportFormatOpt, InputOpt, OutputOpt, SetOpt, TargetArg,
-                                    parse_choice)
+from paramscope.cli.options import (BatchOpt, ContextOpt, ExportFormatOpt, ModeOpt, ModelInputOpt, OutputOpt, SetOpt,
+                                    TargetArg, parse_choice)
 from paramscope.render.export import FORMATS
 
 CompareMeasureOpt = Annotated[str, typer.Option(
@@ -19,7 +19,8 @@ CompareMeasureOpt = Annotated[str, typer.Option(
 PLOT_TYPES = (".png", ".svg")
 
 
-def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str):
+def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str, mode: str = "prefill",
+                context: int | None = None):
     """Reports for each target, with a spinner on stderr when that takes a while."""
     from paramscope.analysis import parse_measure
     from paramscope.render.progress import status
@@ -30,7 +31,7 @@ def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str
         for i, target in enumerate(targets):
             update(f"analysing {target} ({i + 1}/{len(targets)})"
                    + (f", measuring with {', '.join(tools)}" if tools else ""))
-            reports.append(_analyze(target, input, batch, sets, measure, dtype))
+            reports.append(_analyze(target, input, batch, sets, measure, dtype, mode=mode, context=context))
     return reports
 
 
@@ -46,14 +47,15 @@ def _labels(targets: list[str]) -> list[str]:
 @app.command()
 def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targets; ratios are against the first.",
                                                          show_default=False)],
-            input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+            input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
             measure: CompareMeasureOpt = "none", dtype: DtypeOpt = "float32",
             fmt: ExportFormatOpt = "table", output: OutputOpt = None,
             plot: Annotated[Optional[str], typer.Option(
                 "--plot", help="Also draw params and MACs per stage to FILE.png or FILE.svg (needs matplotlib).",
                 show_default=False)] = None,
             layers: Annotated[bool, typer.Option("--layers/--no-layers",
-                                                 help="Show the per-layer section.")] = True) -> None:
+                                                 help="Show the per-layer section.")] = True,
+            mode: ModeOpt = "prefill", context: ContextOpt = None) -> None:
     """Side-by-side costs, ratios to the first target, per-stage subtotals and bar charts."""
     parse_choice("--format", fmt, FORMATS)
     if len(targets) < 2:
@@ -62,7 +64,7 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
         _check_plot(plot)
     from paramscope.render import compare as render
 
-    cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype), _labels(targets))
+    cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype, mode, context), _labels(targets))
     from paramscope.render.export import csv_text, publish
 
     publish(fmt, output,
@@ -93,7 +95,7 @@ def explain(target: TargetArg,
                 show_default=False)] = None,
             quantity: Annotated[str, typer.Option(
                 "--quantity", "-q", help="Which derivations: params, macs, flops (comma list) or all.")] = "params,macs",
-            input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+            input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
             dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table", output: OutputOpt = None) -> None:
     """The derivation of every figure from the formulas: per layer, per stage, the total."""
     parse_choice("--format", fmt, FORMATS)

@@ -29,13 +29,13 @@ class FlopCounterMeasurer(Measurer):
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
-        from paramscope.trace import example_input, meta_model
+        from paramscope.forward import call_model
+        from paramscope.trace import meta_model
 
         work = meta_model(model)
-        x = example_input(input_shape, dtype)
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
-            work(x)
+            call_model(work, input_shape, dtype)
         mine = _names_by_tool_name(counter, work)
         inclusive: dict[str, Counter] = {}
         for tool_name, ops in counter.get_flop_counts().items():
