@@ -5,8 +5,9 @@ number of elements after such an op depends on the tensor's *values*, which the 
 device does not have.  For those the trace runs once on the CPU with real tensors: the
 model rebuilt with a seeded RNG (weights as the factory initialises them, or seeded
 ``reset_parameters``), and seeded uniform [0, 1) float inputs, so the run is
-deterministic.  It is bounded by a memory budget (like fvcore's): parameters, buffers,
-inputs and the activations the meta pass recorded before it stopped must fit.
+deterministic.  It is bounded by a memory budget (like fvcore's, the same option):
+parameters, buffers, inputs and 4× the largest activation the meta pass recorded before
+it stopped must fit (a no-grad forward frees activations as it goes).
 
 Every layer call after the point where the meta pass stopped is *input-dependent*: its
 shapes (number of proposals, detections ...) come from this input's content; the report
@@ -22,6 +23,9 @@ from typing import Any, Callable
 from paramscope.errors import ParamscopeError
 
 SEED = 0
+#: activations alive at once in a no-grad forward, in units of the largest one: an estimate
+#: (a residual block holds its input, its branch and the sum; an FPN its levels).
+ACTIVATIONS_LIVE = 4
 #: phrases of torch errors raised when an op's output size depends on tensor values.
 _DATA_DEPENDENT = ("data-dependent", "data dependent", "fake value", "assuming all elements",
                    "cannot be called on meta", "item() on meta", "Tensor.item() cannot",
@@ -89,11 +93,12 @@ def run_on_cpu(model, inputs, dtype: str, budget: int, meta_error: ParamscopeErr
 
     before = list(getattr(meta_error, "nodes", []))
     stopped_after = len(before)
-    need = tensor_bytes(model) + as_input_set(inputs).nbytes(dtype) + partial_bytes(before, dtype)
+    need = tensor_bytes(model) + as_input_set(inputs).nbytes(dtype) + ACTIVATIONS_LIVE * largest_output(before, dtype)
     if need > budget:
         raise ParamscopeError(
-            f"{meta_error.message}; a real CPU run would need at least {need / 1e9:.2f} GB (params, "
-            f"buffers, inputs and activations so far), over the budget of {budget / 1e9:.2f} GB: "
+            f"{meta_error.message}; a real CPU run would need about {need / 1e9:.2f} GB (params, buffers, "
+            f"inputs and {ACTIVATIONS_LIVE}× the largest activation so far), over the budget of "
+            f"{budget / 1e9:.2f} GB: "
             f"raise it with --fvcore-budget {max(1, int(need / 1e9 + 1))}GB")
     real = real_copy(model, rebuild)
     graph = trace(real, inputs, dtype, device="cpu")
@@ -122,8 +127,8 @@ def _macs(nodes) -> int:
     return sum(cost_of(n).macs or 0 for n in nodes)
 
 
-def partial_bytes(nodes, dtype: str) -> int:
-    """Output bytes of the nodes a pass recorded (a lower bound of its activations)."""
+def largest_output(nodes, dtype: str) -> int:
+    """Bytes of the largest output among the nodes a pass recorded (0 if none)."""
     from paramscope.graph import dtype_bytes
 
-    return sum(prod(n.out_shape) * dtype_bytes(n.dtype or dtype) for n in nodes)
+    return max((prod(n.out_shape) * dtype_bytes(n.dtype or dtype) for n in nodes), default=0)
