@@ -166,13 +166,12 @@ def trace(model, input_shape, dtype: str = "float32", device: str = "meta") -> G
     from paramscope.forward import call_model
 
     x = example_input(input_shape, dtype)
+    _refuse_torchscript(model)
     work = meta_model(model) if device == "meta" else model
     rec = _Recorder(work)
     handles = []
     try:
         for module in rec.names:
-            if module in rec.scripted:
-                continue  # TorchScript modules take no hooks: listed as unrecorded instead
             handles.append(module.register_forward_pre_hook(rec.enter, with_kwargs=True))
             handles.append(module.register_forward_hook(rec.leave, with_kwargs=True))
         with torch.no_grad(), _function_recorder(rec):
@@ -188,12 +187,23 @@ def trace(model, input_shape, dtype: str = "float32", device: str = "meta") -> G
     finally:
         for handle in handles:
             handle.remove()
-    for module in rec.scripted_roots():
-        rec.unrecorded[f"{rec.names[module]}:TorchScript module (its ops are not visible)"] += 1
     shape = input_shape if hasattr(input_shape, "specs") else tuple(x.shape)
     return Graph(nodes=rec.nodes, input_shape=shape, source="module", dtype=dtype,
                  modules={name: type(m).__name__ for m, name in rec.names.items()},
                  unrecorded_ops=dict(rec.unrecorded), container_params=rec.container_params())
+
+
+def _refuse_torchscript(model) -> None:
+    """A clear error for TorchScript modules: they take no hooks and hide their ops."""
+    import torch
+
+    for name, module in model.named_modules():
+        if isinstance(module, torch.jit.ScriptModule):
+            where = f"its submodule {name!r} is" if name else "it is"
+            raise ParamscopeError(
+                f"cannot analyse {type(model).__name__}: {where} a TorchScript module "
+                f"({getattr(module, 'original_name', type(module).__name__)}), which takes no forward "
+                "hooks and hides its ops; pass the eager nn.Module (before torch.jit.script/trace)")
 
 
 def clip(text: str, limit: int = 300) -> str:
@@ -374,7 +384,6 @@ class _Recorder:
         self.names: dict[Any, str] = {}
         for name, module in root.named_modules():
             self.names.setdefault(module, name)
-        self.scripted = {m for m in self.names if _is_scripted(m)}
         self.leaves = {m for m in self.names if next(m.children(), None) is None}
         #: leaves whose kind has a formula: their inner ops are covered by it.  A leaf
         #: with no formula is *composite*: the functional ops it calls are recorded.
@@ -403,12 +412,6 @@ class _Recorder:
             infos[pname] = ParamInfo(tuple(t.shape), bool(t.requires_grad), _dtype_name(t),
                                      first if first != full else "")
         return infos
-
-    def scripted_roots(self) -> list:
-        """TorchScript modules that did not run inside another TorchScript module."""
-        return [m for m in self.scripted if not any(
-            self.names[m].startswith(self.names[p] + ".") for p in self.scripted if p is not m)
-            and (self.names[m] or m is self.root)]
 
     def container_params(self) -> dict[str, dict[str, ParamInfo]]:
         """Parameters no LayerNode carries: of non-leaf modules, and of modules never called."""
@@ -505,12 +508,6 @@ class _Recorder:
             in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
             out_shape=tuple(out.shape) if out is not None else (), call_index=index,
             dtype=_dtype_name(out), functional=True, training=bool(owner.training)))
-
-
-def _is_scripted(module) -> bool:
-    import torch
-
-    return isinstance(module, torch.jit.ScriptModule)
 
 
 def _label(func, name: str) -> str:
