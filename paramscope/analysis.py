@@ -102,8 +102,8 @@ def _spec_subject(t, input_shape, batch, req, overrides, dtype) -> Subject:
     default = default_input(doc)
     if req is not None and req.items:
         if not req.plain:
-            raise ParamscopeError(f"{t.text}: a YAML spec takes one input tensor (--input SIZES); "
-                                  "names, dtypes and list inputs are for Python models")
+            raise ParamscopeError(f"{t.text}: a YAML spec takes one input tensor (--input SIZES); names, "
+                                  "dtypes, list inputs and several --input values are for Python models")
         from paramscope.inputs import parse_input
         input_shape = parse_input(req.items[0].sizes, default, batch)
     shape = input_shape or (_with_batch(default, batch) if default else None)

@@ -98,10 +98,22 @@ def expected_inputs(config, batch: int = 1, tokens: int = DEFAULT_TOKENS, mask: 
     return InputSet(specs)
 
 
+def is_decoder(config) -> bool:
+    """Decoder-only: a causal-LM class exists, no masked-LM class, not an encoder-decoder."""
+    from transformers.models.auto.modeling_auto import (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+                                                        MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+
+    kind = config.model_type
+    return (kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+            and not getattr(config, "is_encoder_decoder", False))
+
+
 def decode_inputs(config, prefill: InputSet, context: int, mask: bool = False) -> InputSet:
     """One new token per sequence with a KV cache of ``context`` positions (decoder-only)."""
-    if getattr(config, "is_encoder_decoder", False):
-        raise ParamscopeError("--mode decode is for decoder-only models; this one is an encoder-decoder")
+    if not is_decoder(config):
+        raise ParamscopeError(f"--mode decode is for decoder-only models; {config.model_type} is "
+                              + ("an encoder-decoder" if getattr(config, "is_encoder_decoder", False)
+                                 else "not one (it has no causal-LM class, or it is a masked-LM encoder)"))
     if context is None or context < 1:
         raise ParamscopeError("--mode decode needs --context N (the KV-cache length, N ≥ 1)")
     batch = prefill.specs[0].shape[0]

@@ -8,7 +8,7 @@ import typer
 
 from paramscope.cli.main import app, fail
 from paramscope.cli.options import (BatchOpt, ContextOpt, ExportFormatOpt, ModeOpt, ModelInputOpt, OutputOpt, SetOpt,
-                                    TargetArg, parse_choice, parse_input, parse_sets)
+                                    TargetArg, parse_choice, parse_sets)
 
 MeasureOpt = Annotated[str, typer.Option(
     "--measure", "-m", help="Tools to run: torchinfo,fvcore,flop_counter, all, or none (formulas only).")]
@@ -23,30 +23,17 @@ def _analyze(target: str, input: list[str] | str | None, batch: int | None, sets
              context: int | None = None):
     from paramscope.analysis import analyze, parse_measure
     from paramscope.inputs import parse_bytes
-    from paramscope.targets import parse_target
 
     budget = parse_bytes(fvcore_budget) if fvcore_budget is not None else None
 
     overrides = parse_sets(sets)
     tools = parse_measure(measure)
     items = [input] if isinstance(input, str) else list(input or [])
-    shape, inputs, t = None, None, parse_target(target)
-    if t.kind != "spec":
-        inputs = items or None  # read against the model's expected inputs once it is built
-    elif items or batch is not None:
-        if len(items) > 1:
-            raise fail(f"{target}: a YAML spec takes one input tensor; got {len(items)} --input values")
-        from paramscope.api import load_document
-        from paramscope.spec.resolve import default_input
-        default = default_input(load_document(t))
-        if default is not None or items:
-            shape = parse_input(items[0] if items else None, default, batch)  # else resolving says: give --input
     from paramscope.render.progress import status
 
     with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)):
-        return analyze(target, shape, batch=batch if t.kind != "spec" else None, overrides=overrides,
-                       measure=tools, dtype=dtype, fvcore_budget=budget, inputs=inputs, mode=mode,
-                       context=context)
+        return analyze(target, batch=batch, overrides=overrides, measure=tools, dtype=dtype,
+                       fvcore_budget=budget, inputs=items or None, mode=mode, context=context)
 
 
 @app.command()
