@@ -58,15 +58,24 @@ def config_for(name: str, overrides: dict[str, Any], label: str):
     if name not in types:
         raise TargetError(f"{label}: transformers {transformers.__version__} has no model type {name!r}"
                           f"{closest(name, types)}")
-    config = CONFIG_MAPPING[name]()
-    for key, value in overrides.items():
-        if not hasattr(config, key):
-            fields = tuple(k for k in config.to_dict() if not k.startswith("_"))
-            raise TargetError(f"{label}: --set {key}: not a field of {type(config).__name__}"
-                              f"{closest(key, fields)}")
-        setattr(config, key, value)
+    cls = CONFIG_MAPPING[name]
+    default = cls()
+    for key in overrides:
+        if not hasattr(default, key):
+            fields = tuple(k for k in default.to_dict() if not k.startswith("_"))
+            raise TargetError(f"{label}: --set {key}: not a field of {cls.__name__}{closest(key, fields)}")
+    try:  # through the constructor, so derived fields (head_dim ...) follow the overrides
+        config = cls(**overrides)
+    except Exception as err:
+        from paramscope.trace import clip
+        raise TargetError(f"{label}: {cls.__name__}({_kwargs(overrides)}) raised "
+                          f"{type(err).__name__}: {clip(str(err))}") from None
     config.use_cache = False  # prefill: outputs without cache objects
     return config
+
+
+def _kwargs(overrides: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in overrides.items())
 
 
 def build(name: str, head: str, config, label: str):
