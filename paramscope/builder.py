@@ -58,8 +58,9 @@ def call_factory(factory, overrides: dict[str, Any], label: str, device: Any = N
     except ParamscopeError:
         raise
     except Exception as err:
-        detail = " ".join(str(err).split())[:300]
-        error = TargetError(f"{label}: the factory raised {type(err).__name__}: {detail}")
+        from paramscope.errors import clip
+
+        error = TargetError(f"{label}: the factory raised {type(err).__name__}: {clip(str(err))}")
         # a wrong keyword fails on any device; anything else may be the meta device's doing
         error.retry_on_cpu = str(device) == "meta" and not (
             isinstance(err, TypeError) and "keyword argument" in str(err))

@@ -20,7 +20,7 @@ from collections import Counter
 from math import prod
 from typing import Any, Callable
 
-from paramscope.errors import ParamscopeError
+from paramscope.errors import ParamscopeError, clip
 
 SEED = 0
 #: activations alive at once in a no-grad forward, in units of the largest one: an estimate
@@ -103,8 +103,6 @@ def run_on_cpu(model, inputs, dtype: str, budget: int, meta_error: ParamscopeErr
     real = real_copy(model, rebuild)
     graph = trace(real, inputs, dtype, device="cpu")
     dependent = graph.nodes[stopped_after:]
-    from paramscope.trace import clip
-
     cause = meta_error.__cause__ or meta_error
     notes = [f"real CPU run: the forward pass cannot proceed on the meta device "
              f"({type(cause).__name__}: {clip(str(cause), 100)}); "

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paramscope.errors import ParamscopeError, TargetError, closest
+from paramscope.errors import ParamscopeError, TargetError, clip, closest
 from paramscope.input_spec import InputSet, TensorSpec
 
 #: head name -> transformers Auto class
@@ -67,7 +67,6 @@ def config_for(name: str, overrides: dict[str, Any], label: str):
     try:  # through the constructor, so derived fields (head_dim ...) follow the overrides
         config = cls(**overrides)
     except Exception as err:
-        from paramscope.trace import clip
         raise TargetError(f"{label}: {cls.__name__}({_kwargs(overrides)}) raised "
                           f"{type(err).__name__}: {clip(str(err))}") from None
     config.use_cache = False  # prefill: outputs without cache objects
@@ -88,9 +87,8 @@ def build(name: str, head: str, config, label: str):
         with torch.device("meta"):
             model = auto.from_config(config, attn_implementation="eager")
     except ValueError as err:  # e.g. no causal-lm class for this model type
-        raise TargetError(f"{label}: {' '.join(str(err).split())[:200]}") from None
+        raise TargetError(f"{label}: {clip(str(err), 200)}") from None
     except Exception as err:
-        from paramscope.trace import clip
         raise TargetError(f"{label}: building {type(config).__name__} on meta raised "
                           f"{type(err).__name__}: {clip(str(err))}") from None
     return model.eval()

@@ -14,7 +14,7 @@ import inspect
 from collections import Counter
 from typing import Any
 
-from paramscope.errors import ParamscopeError
+from paramscope.errors import ParamscopeError, clip
 from paramscope.graph import Graph, LayerNode, ParamInfo, Shape
 
 #: hyper-parameters normalised to n-tuples on 1d/2d/3d kinds.
@@ -204,15 +204,6 @@ def _refuse_torchscript(model) -> None:
                 f"cannot analyse {type(model).__name__}: {where} a TorchScript module "
                 f"({getattr(module, 'original_name', type(module).__name__)}), which takes no forward "
                 "hooks and hides its ops; pass the eager nn.Module (before torch.jit.script/trace)")
-
-
-def clip(text: str, limit: int = 300) -> str:
-    """``text`` on one line, cut at a word boundary near ``limit`` characters (with "…")."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[:cut if cut > limit // 2 else limit].rstrip(" ,;:") + " …"
 
 
 def example_input(input_shape, dtype: str = "float32", device: str = "meta"):
