@@ -50,6 +50,9 @@ class TensorSpec:
     name: str | None = None  # keyword argument; None: positional
     as_list: bool = False
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "list": self.as_list}
+
     def text(self) -> str:
         sizes = "x".join(map(str, self.shape[1:] if self.as_list else self.shape))
         quals = (["list"] if self.as_list else []) + ([self.dtype] if self.dtype else [])

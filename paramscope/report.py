@@ -148,6 +148,8 @@ class Report:
         return {
             "target": self.target,
             "input_shape": list(self.input_shape),
+            **({"inputs": [spec.to_dict() for spec in self.input_shape.specs]}  # several / typed inputs
+               if hasattr(self.input_shape, "specs") else {}),
             "dtype": self.dtype,
             "source": self.source,
             "totals": self.totals,

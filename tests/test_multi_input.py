@@ -178,6 +178,8 @@ def test_cli_repeated_keyword_inputs(factories):
     data = json.loads(out)
     assert data["totals"]["macs"] == 2 * 10 * 10 * 8 * 27
     assert "inputs: image1=1x3x12x12, image2=1x3x12x12" in data["notes"]
+    assert data["inputs"] == [{"name": f"image{i}", "shape": [1, 3, 12, 12], "dtype": None, "list": False}
+                              for i in (1, 2)]
 
 
 def test_cli_video_sizes_are_channels_time_height_width(factories):
