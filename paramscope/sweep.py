@@ -163,7 +163,8 @@ def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterabl
     axes = dict(axes or {})
     grid = points(axes, list(inputs), zip)
     t = parse_target(target)
-    default, analyse_point = (_spec_points(t, dtype) if t.kind == "spec" else _factory_points(t, dtype))
+    points_of = {"spec": _spec_points, "hf": _hf_points}.get(t.kind, _factory_points)
+    default, analyse_point = points_of(t, dtype)
     # every input size is parsed before any point runs: a bad --input is an error, not a row
     shape_of = {size: _shape(size, default, batch) for size in dict.fromkeys(_hashable(s) for _, s in grid)}
     rows: list[SweepRow] = []
@@ -235,6 +236,19 @@ def _factory_points(t, dtype):
         return report_for(subject, dtype, tools, fvcore_budget)
 
     return None, analyse
+
+
+def _hf_points(t, dtype):
+    """Token-id inputs (batch × tokens) and a point analyser for an ``hf:`` target: the
+    config is built per point, so ``--set`` sweeps config fields."""
+    from paramscope.analysis import report_for, subject_for
+    from paramscope.hf import DEFAULT_TOKENS
+
+    def analyse(overrides, shape, tools, fvcore_budget):
+        subject = subject_for(t.text, shape, None, overrides, dtype, budget=fvcore_budget)
+        return report_for(subject, dtype, tools, fvcore_budget)
+
+    return (1, DEFAULT_TOKENS), analyse
 
 
 # ----------------------------------------------------------------------------- text forms

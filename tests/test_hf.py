@@ -133,3 +133,14 @@ def test_bad_hf_usage_is_one_line(args, fragment):
 def test_mode_decode_is_only_for_hf():
     with pytest.raises(ParamscopeError, match="hf: decoder models only"):
         analyze("resnet18", mode="decode", context=4, measure="none")
+
+
+def test_sweep_over_config_fields_and_token_counts():
+    from paramscope.sweep import sweep
+
+    result = sweep("hf:bert", {"num_hidden_layers": [1, 2]}, ["32", "1x64"])
+    assert [row.input_shape for row in result.rows] == [(1, 32), (1, 64)] * 2
+    for row in result.rows:
+        model = reference("bert", num_hidden_layers=row.overrides["num_hidden_layers"])
+        assert row.totals["params"] == sum(p.numel() for p in model.parameters())
+        assert row.totals["macs"] == flop_counter_macs(model, input_ids=ids(*row.input_shape))
