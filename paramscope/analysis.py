@@ -194,7 +194,10 @@ def _decode_subject(model, label, config, inputs, context, dtype, mask) -> Subje
 
 def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=None, budget=None,
                     fallback: bool = True) -> Subject:
-    from paramscope.forward import expected_inputs
+    """Trace ``model`` on its inputs: a shape, an InputSet, or ``req`` read against the
+    model's default inputs; a forward that stops on a value-dependent op runs once on the
+    CPU instead (``fallback``; ``rebuild`` makes the real copy, see paramscope.fallback)."""
+    from paramscope.forward import default_inputs
     from paramscope.input_spec import InputSet
     from paramscope.materialize import meta_clone
     from paramscope.trace import trace
@@ -204,12 +207,12 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
     elif input_shape is not None:
         shape = _with_batch(tuple(input_shape), batch)
     elif req is not None:
-        shape = req.resolve(expected_inputs(model))
+        shape = req.resolve(default_inputs(model))
     else:
-        shape = tuple(expected_inputs(model))
+        shape = tuple(default_inputs(model))
     if isinstance(shape, InputSet) and shape.plain:
         shape = tuple(shape)
-    notes, device, clone = [], "meta", (lambda: meta_clone(model))
+    notes, device = [], "meta"
     try:
         graph = trace(model, shape, dtype=dtype)
     except ParamscopeError as err:
@@ -217,14 +220,13 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
 
         if not fallback or not is_data_dependent(err):
             raise
-        graph, notes, real = run_on_cpu(model, shape, dtype, budget or _default_budget(), err, rebuild)
+        graph, notes = run_on_cpu(model, shape, dtype, budget or _default_budget(), err, rebuild)
         device = "cpu"
     total_params = sum(p.numel() for p in model.parameters())
     leaf_params = sum(i.numel for n in graph if n.counts_params for i in n.params.values())
     buffers = sum(b.numel() for b in model.buffers())
-    subject = Subject(label, graph, clone, "module", extra_params=total_params - leaf_params,
-                      buffers=buffers, notes=notes)
-    subject.device = device
+    subject = Subject(label, graph, lambda: meta_clone(model), "module",
+                      extra_params=total_params - leaf_params, buffers=buffers, notes=notes, device=device)
     if hasattr(shape, "specs") and not shape.plain:
         subject.notes.insert(0, f"inputs: {shape.text()}")
     return subject

@@ -55,9 +55,10 @@ def tensor_bytes(model) -> int:
 
 
 def real_copy(model, rebuild: Callable[[], Any] | None = None):
-    """A real CPU copy of ``model``: ``rebuild()`` under a seeded RNG when given (the
-    factory's own initialisation), else a copy of real tensors, else seeded
-    ``reset_parameters`` (ones/zeros for norm-like tensors without one)."""
+    """``(real CPU copy of model, where its weights come from)``: ``rebuild()`` under a
+    seeded RNG when given (the factory's own initialisation), else a copy of the model's
+    real tensors, else seeded ``reset_parameters`` (weight/running_var 1, other tensors 0
+    in modules without one)."""
     import torch
 
     from paramscope.materialize import meta_clone
@@ -66,11 +67,11 @@ def real_copy(model, rebuild: Callable[[], Any] | None = None):
         torch.manual_seed(SEED)
         if rebuild is not None:
             with torch.device("cpu"):
-                return rebuild().eval()
+                return rebuild().eval(), f"the factory's own initialisation under seed {SEED}"
         tensors = list(model.parameters()) + list(model.buffers())
         if tensors and not any(t.is_meta for t in tensors):
             import copy
-            return copy.deepcopy(model).eval()
+            return copy.deepcopy(model).eval(), "a copy of the model's own weights"
         real = meta_clone(model).to_empty(device="cpu")
         with torch.no_grad():
             for module in real.modules():
@@ -81,48 +82,53 @@ def real_copy(model, rebuild: Callable[[], Any] | None = None):
                     if t is not None:
                         ones = name in ("weight", "running_var") and t.is_floating_point()
                         t.fill_(1 if ones else 0)
-    return real.eval()
+    return real.eval(), f"reset_parameters() under seed {SEED}"
 
 
 def run_on_cpu(model, inputs, dtype: str, budget: int, meta_error: ParamscopeError,
                rebuild: Callable[[], Any] | None = None):
-    """``(graph, notes, real_model)`` of one real CPU forward; ParamscopeError if over budget."""
+    """``(graph, notes)`` of one real CPU forward; ParamscopeError if over budget."""
     from paramscope.forward import input_text
     from paramscope.input_spec import as_input_set
     from paramscope.trace import trace
 
     before = list(getattr(meta_error, "nodes", []))
     stopped_after = len(before)
-    need = tensor_bytes(model) + as_input_set(inputs).nbytes(dtype) + ACTIVATIONS_LIVE * largest_output(before, dtype)
+    need = (tensor_bytes(model) + as_input_set(inputs).nbytes(dtype)
+            + ACTIVATIONS_LIVE * largest_output(before, dtype))
     if need > budget:
         raise ParamscopeError(
             f"{meta_error.message}; a real CPU run would need about {need / 1e9:.2f} GB (params, buffers, "
             f"inputs and {ACTIVATIONS_LIVE}× the largest activation so far), over the budget of "
             f"{budget / 1e9:.2f} GB: "
             f"raise it with --fvcore-budget {max(1, int(need / 1e9 + 1))}GB")
-    real = real_copy(model, rebuild)
+    real, weights = real_copy(model, rebuild)
     graph = trace(real, inputs, dtype, device="cpu")
     dependent = graph.nodes[stopped_after:]
     cause = meta_error.__cause__ or meta_error
     notes = [f"real CPU run: the forward pass cannot proceed on the meta device "
              f"({type(cause).__name__}: {clip(str(cause), 100)}); "
-             f"ran once on the CPU with seeded weights (seed {SEED}) and seeded uniform [0, 1) input "
-             f"{input_text(inputs)} (within the {budget / 1e9:.2f} GB budget)"]
+             f"ran once on the CPU with weights from {weights} and input {input_text(inputs)} "
+             f"(floats uniform [0, 1) under seed {SEED}, integers 0; within the {budget / 1e9:.2f} GB budget)"]
     if dependent:
         calls = Counter(n.name or "(root)" for n in dependent)
         where = ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in list(calls.items())[:8])
         more = f" and {len(calls) - 8} more modules" if len(calls) > 8 else ""
-        macs = _macs(dependent)
         notes.append(f"input-dependent: {len(dependent)} layer calls ran after the first value-dependent op "
                      f"({where}{more}); their sizes (e.g. boxes kept by score thresholds and NMS, proposals per "
-                     f"image) and their {macs:,} MACs depend on the input's content: figures are for this input")
-    return graph, notes, real
+                     f"image) and their {_macs(dependent)} depend on the input's content (and the weights): "
+                     "figures are for this input")
+    return graph, notes
 
 
-def _macs(nodes) -> int:
+def _macs(nodes) -> str:
+    """``"1,234 MACs"``, saying how many calls have no formula (their MACs are unknown)."""
     from paramscope.formulas import cost_of
 
-    return sum(cost_of(n).macs or 0 for n in nodes)
+    costs = [cost_of(n).macs for n in nodes]
+    unknown = sum(c is None for c in costs)
+    text = f"{sum(c for c in costs if c is not None):,} MACs"
+    return text + (f" (+ {unknown} calls without a formula)" if unknown else "")
 
 
 def largest_output(nodes, dtype: str) -> int:

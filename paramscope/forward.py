@@ -64,7 +64,7 @@ IMAGE = (224, 224)
 VIDEO = (16, 224, 224)
 
 
-def expected_inputs(model):
+def default_inputs(model):
     """The input a module expects when the user gives none (or only its sizes).
 
     Read from the first convolution in ``named_modules()`` order: ``Conv3d`` means video

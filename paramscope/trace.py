@@ -165,7 +165,8 @@ def trace(model, input_shape, dtype: str = "float32", device: str = "meta") -> G
 
     from paramscope.forward import call_model
 
-    x = example_input(input_shape, dtype)
+    shape = input_shape if hasattr(input_shape, "specs") else check_shape(input_shape)
+    torch_dtype(dtype)  # a bad dtype: a ParamscopeError before anything runs
     _refuse_torchscript(model)
     work = meta_model(model) if device == "meta" else model
     rec = _Recorder(work)
@@ -187,7 +188,6 @@ def trace(model, input_shape, dtype: str = "float32", device: str = "meta") -> G
     finally:
         for handle in handles:
             handle.remove()
-    shape = input_shape if hasattr(input_shape, "specs") else tuple(x.shape)
     return Graph(nodes=rec.nodes, input_shape=shape, source="module", dtype=dtype,
                  modules={name: type(m).__name__ for m, name in rec.names.items()},
                  unrecorded_ops=dict(rec.unrecorded), container_params=rec.container_params())
@@ -210,9 +210,6 @@ def example_input(input_shape, dtype: str = "float32", device: str = "meta"):
     """The input tensor a tool runs on: empty on the meta device, zeros on a real one."""
     import torch
 
-    if hasattr(input_shape, "specs"):  # an InputSet: its first tensor
-        spec = input_shape.specs[0]
-        input_shape, dtype = spec.shape[1:] if spec.as_list else spec.shape, spec.dtype or dtype
     shape, tdtype = check_shape(input_shape), torch_dtype(dtype)
     if device == "meta":
         return torch.empty(shape, dtype=tdtype, device="meta")
