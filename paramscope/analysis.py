@@ -76,7 +76,10 @@ def subject_for(target: Any, input_shape: Shape | None = None, batch: int | None
 
         t = parse_target(target)
         if t.kind == "hf":
-            return _hf_subject(t, input_shape, req, overrides or {}, dtype, mode, context, budget)
+            if input_shape is not None:  # exact, batch included: read like "[1,128]"
+                from paramscope.input_spec import request
+                req = request(tuple(input_shape), batch)
+            return _hf_subject(t, req, overrides or {}, dtype, mode, context, budget)
         _decoder_only(mode, context)
         if t.kind == "spec":
             return _spec_subject(t, input_shape, batch, req, overrides or {}, dtype)
@@ -149,7 +152,7 @@ def factory_subject(factory, label, input_shape, batch, overrides, dtype, req=No
     return subject
 
 
-def _hf_subject(t, input_shape, req, overrides, dtype, mode, context, budget) -> Subject:
+def _hf_subject(t, req, overrides, dtype, mode, context, budget) -> Subject:
     """Trace without an attention mask first; a model whose mask code then needs tensor
     values (decoders) is traced again with an ``attention_mask`` input."""
     from paramscope import hf
@@ -161,9 +164,6 @@ def _hf_subject(t, input_shape, req, overrides, dtype, mode, context, budget) ->
     if mode == "decode":
         config.use_cache = True
     model = hf.build(t.module, t.attr, config, t.text)
-    if input_shape is not None:
-        from paramscope.input_spec import request
-        req = request(tuple(input_shape))
     for mask in (False, True):
         expected = hf.expected_inputs(config, mask=mask)
         inputs = req.resolve(expected) if req is not None else expected
