@@ -122,13 +122,18 @@ class InputRequest:
 
     items: list[Item] = field(default_factory=list)
     batch: int | None = None
+    fixed: InputSet | None = None  # given whole (analyze(inputs=InputSet(...)))
 
     @property
     def plain(self) -> bool:
+        if self.fixed is not None:
+            return self.fixed.plain
         return len(self.items) <= 1 and all(i.plain for i in self.items)
 
     def resolve(self, expected: InputSet) -> InputSet:
         """The input set to run: ``expected`` with the user's sizes, names and dtypes."""
+        if self.fixed is not None:
+            return self.fixed if self.batch is None else _rebatch(self.fixed, self.batch)
         if not self.items:
             if self.batch is None:
                 return expected
@@ -197,6 +202,8 @@ def request(inputs: Any = None, batch: int | None = None) -> InputRequest:
         raise ParamscopeError(f"--batch must be a positive integer, got {batch}")
     if isinstance(inputs, InputRequest):
         return inputs
+    if isinstance(inputs, InputSet):
+        return InputRequest([], batch, inputs)
     if inputs is None:
         return InputRequest([], batch)
     if isinstance(inputs, str):
@@ -204,7 +211,7 @@ def request(inputs: Any = None, batch: int | None = None) -> InputRequest:
     if isinstance(inputs, dict):
         items = [_shape_item(shape, name) for name, shape in inputs.items()]
     elif isinstance(inputs, (list, tuple)) and inputs and all(isinstance(d, int) for d in inputs):
-        items = [_shape_item(inputs, None, exact=True)]
+        items = [_shape_item(inputs, None)]
     elif isinstance(inputs, (list, tuple)):
         items = [parse_item(i) if isinstance(i, str) else _shape_item(i, None) for i in inputs]
     else:
@@ -213,7 +220,8 @@ def request(inputs: Any = None, batch: int | None = None) -> InputRequest:
     return InputRequest(items, batch)
 
 
-def _shape_item(shape: Any, name: str | None, exact: bool = False) -> Item:
+def _shape_item(shape: Any, name: str | None) -> Item:
+    """A shape (sequence of sizes, exact, batch included) or a size string as an Item."""
     if isinstance(shape, str):
         return parse_item(f"{name}={shape}" if name else shape)
     try:

@@ -89,6 +89,9 @@ def test_api_forms():
     assert [(s.name, s.shape) for s in resolved.specs] == [("a", (1, 4)), ("b", (2, 4))]
     with pytest.raises(ParamscopeError, match="names a keyword twice"):
         request(["a=1x2", "a=1x3"]).resolve(IMAGE)
+    given = InputSet([TensorSpec((1, 4), "int64"), TensorSpec((1, 4), None, "mask")])
+    assert request(given).resolve(IMAGE).specs == given.specs
+    assert [s.shape for s in request(given, batch=3).resolve(IMAGE).specs] == [(3, 4), (3, 4)]
     with pytest.raises(ParamscopeError, match="inputs must be"):
         request(3.5)
 
