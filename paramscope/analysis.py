@@ -172,8 +172,13 @@ def _hf_subject(t, req, overrides, dtype, mode, context, budget) -> Subject:
                 return _module_subject(model, t.text, inputs, None, dtype, budget=budget, fallback=mask)
             return _decode_subject(model, t.text, config, inputs, context, dtype, mask)
         except ParamscopeError as err:
-            if mask or not is_data_dependent(err):
-                raise
+            if not mask and is_data_dependent(err):
+                continue
+            if inputs.specs[0].dtype == "int64" and not inputs.specs[0].name and "forward pass" in err.message:
+                err.message += ("; hf: models get token ids (int64, batch × tokens) by default: give other "
+                                "inputs by name, e.g. --input pixel_values=1x3x224x224")
+                err.args = (err.message,)
+            raise
     raise AssertionError("unreachable")
 
 

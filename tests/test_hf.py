@@ -144,3 +144,14 @@ def test_sweep_over_config_fields_and_token_counts():
         model = reference("bert", num_hidden_layers=row.overrides["num_hidden_layers"])
         assert row.totals["params"] == sum(p.numel() for p in model.parameters())
         assert row.totals["macs"] == flop_counter_macs(model, input_ids=ids(*row.input_shape))
+
+
+def test_non_token_models_take_named_inputs():
+    with pytest.raises(ParamscopeError, match="give other inputs by name"):
+        analyze("hf:vit", measure="none")
+    report = analyze("hf:vit", inputs="pixel_values=1x3x32x32", overrides={"image_size": 32, "num_hidden_layers": 1},
+                     measure="none")
+    model = reference("vit", image_size=32, num_hidden_layers=1)
+    assert report.totals["params"] == sum(p.numel() for p in model.parameters())
+    assert report.totals["macs"] == flop_counter_macs(
+        model, pixel_values=torch.empty(1, 3, 32, 32, device="meta"))
