@@ -35,6 +35,8 @@ def megabytes(nbytes: int) -> str:
 
 
 def shape_text(shape) -> str:
+    if hasattr(shape, "specs") and not shape.plain:  # several / typed / list inputs: all of them
+        return shape.text()
     return "×".join(str(d) for d in shape) if shape else "--"
 
 
