@@ -136,7 +136,10 @@ def decode_inputs(config, prefill: InputSet, context: int, mask: bool = False) -
         _transformers()
         from transformers import DynamicCache
 
-        kv = DynamicCache(config=config)
+        try:
+            kv = DynamicCache(config=config)
+        except TypeError:  # transformers before the config argument
+            kv = DynamicCache()
         for layer in range(layers):
             k = torch.empty(batch, kv_heads, context, head_dim, device=device, dtype=dtype)
             kv.update(k, torch.empty_like(k), layer)

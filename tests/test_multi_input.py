@@ -106,10 +106,11 @@ def test_integer_dtype_is_used_for_token_ids():
 
 def test_list_input_has_batch_images():
     model = Images()
-    report = analyze(model, inputs="list:3x10x10", batch=3, measure="flop_counter,torchinfo")
+    report = analyze(model, inputs="list:3x10x10", batch=3, measure="all")
     expected = flop_counter_macs(model, [[torch.zeros(3, 10, 10)] * 3])
     assert report.totals["macs"] == expected == 3 * 8 * 8 * 4 * 27
     assert report.measurers["flop_counter"].status == "match"
+    assert report.measurers["fvcore"].status == "match"
     assert report.measurers["torchinfo"].status in ("match", "unsupported")
 
 
