@@ -167,6 +167,9 @@ def _hf_subject(t, req, overrides, dtype, mode, context, budget) -> Subject:
     for mask in (False, True):
         expected = hf.expected_inputs(config, mask=mask)
         inputs = req.resolve(expected) if req is not None else expected
+        ids = inputs.specs[0]
+        if ids.dtype == "int64" and len(ids.shape) == 2:  # token ids: batch × positions
+            hf.check_positions(config, ids.shape[1] if mode == "prefill" else (context or 0) + 1, t.text)
         try:
             if mode == "prefill":
                 return _module_subject(model, t.text, inputs, None, dtype, budget=budget, fallback=mask)

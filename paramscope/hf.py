@@ -105,6 +105,15 @@ def expected_inputs(config, batch: int = 1, tokens: int = DEFAULT_TOKENS, mask: 
     return InputSet(specs)
 
 
+def check_positions(config, tokens: int, label: str) -> None:
+    """Refuse more positions than the config's ``max_position_embeddings`` (the real model
+    would fail; the meta device does not check indices)."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if isinstance(limit, int) and tokens > limit:
+        raise ParamscopeError(f"{label}: {tokens:,} positions exceed max_position_embeddings = {limit:,} of "
+                              f"{type(config).__name__}; raise it with --set max_position_embeddings={tokens}")
+
+
 def is_decoder(config) -> bool:
     """Decoder-only: a causal-LM class exists, no masked-LM class, not an encoder-decoder."""
     from transformers.models.auto.modeling_auto import (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,

@@ -123,6 +123,8 @@ def test_compare_two_hf_targets():
     (("hf:bert", "--mode", "decode", "--context", "8"), "decoder-only"),
     (("hf:gpt2", "--mode", "decode"), "needs --context"),
     (("hf:gpt2", "--context", "8"), "--context applies to --mode decode"),
+    (("hf:gpt2", "--input", "1x1025"), "1,025 positions exceed max_position_embeddings = 1,024"),
+    (("hf:gpt2", "--mode", "decode", "--context", "1024"), "1,025 positions exceed"),
 ])
 def test_bad_hf_usage_is_one_line(args, fragment):
     code, out, err = run_cli("summary", *args, "--measure", "none")
