@@ -31,6 +31,7 @@ class Subject:
     buffers: int = 0
     notes: list[str] = field(default_factory=list)  # copied into Report.notes
     device: str = "meta"  # where the graph was traced: "cpu" after a real-run fallback
+    cpu_flops: int | None = None  # FlopCounterMode's FLOPs of that real CPU run
 
 
 def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -220,7 +221,7 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
         shape = tuple(default_inputs(model))
     if isinstance(shape, InputSet) and shape.plain:
         shape = tuple(shape)
-    notes, device = [], "meta"
+    notes, device, cpu_flops = [], "meta", None
     try:
         graph = trace(model, shape, dtype=dtype)
     except ParamscopeError as err:
@@ -228,13 +229,14 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
 
         if not fallback or not is_data_dependent(err):
             raise
-        graph, notes = run_on_cpu(model, shape, dtype, budget or _default_budget(), err, rebuild)
+        graph, notes, cpu_flops = run_on_cpu(model, shape, dtype, budget or _default_budget(), err, rebuild)
         device = "cpu"
     total_params = sum(p.numel() for p in model.parameters())
     leaf_params = sum(i.numel for n in graph if n.counts_params for i in n.params.values())
     buffers = sum(b.numel() for b in model.buffers())
     subject = Subject(label, graph, lambda: meta_clone(model), "module",
-                      extra_params=total_params - leaf_params, buffers=buffers, notes=notes, device=device)
+                      extra_params=total_params - leaf_params, buffers=buffers, notes=notes, device=device,
+                      cpu_flops=cpu_flops)
     if hasattr(shape, "specs") and not shape.plain:
         subject.notes.insert(0, f"inputs: {shape.text()}")
     return subject
@@ -283,12 +285,14 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
     for key, n in report.unrecorded_ops.items():
         report.notes.append(f"functional op {key} ran {n}× with no formula (not in the totals)")
     if tools and subject.device != "meta":
+        from paramscope.fallback import flop_counter_result
         from paramscope.report import MeasurerResult
 
+        skipped = ("not run: it runs on the meta device (fvcore on a zero-filled copy), where this "
+                   "model's forward cannot proceed; FlopCounterMode measured the real CPU run")
         for tool in tools:
-            report.measurers[tool] = MeasurerResult(tool, "", "skipped", note=(
-                "not run: the measurers run on the meta device (fvcore on a zero-filled copy), "
-                "where this model's forward cannot proceed; the figures come from one real CPU run"))
+            report.measurers[tool] = (flop_counter_result(subject.graph, subject.cpu_flops)
+                                      if tool == "flop_counter" else MeasurerResult(tool, "", "skipped", note=skipped))
     elif tools:
         from paramscope.measure.run import run_measurers
 

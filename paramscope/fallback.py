@@ -87,7 +87,8 @@ def real_copy(model, rebuild: Callable[[], Any] | None = None):
 
 def run_on_cpu(model, inputs, dtype: str, budget: int, meta_error: ParamscopeError,
                rebuild: Callable[[], Any] | None = None):
-    """``(graph, notes)`` of one real CPU forward; ParamscopeError if over budget."""
+    """``(graph, notes, FlopCounterMode's FLOPs of the same run)`` of one real CPU forward;
+    ParamscopeError if over budget."""
     from paramscope.forward import input_text
     from paramscope.input_spec import as_input_set
     from paramscope.trace import trace
@@ -102,8 +103,13 @@ def run_on_cpu(model, inputs, dtype: str, budget: int, meta_error: ParamscopeErr
             f"inputs and {ACTIVATIONS_LIVE}× the largest activation so far), over the budget of "
             f"{budget / 1e9:.2f} GB: "
             f"raise it with --fvcore-budget {max(1, int(need / 1e9 + 1))}GB")
+    from torch.utils.flop_counter import FlopCounterMode
+
     real, weights = real_copy(model, rebuild)
-    graph = trace(real, inputs, dtype, device="cpu")
+    counter = FlopCounterMode(display=False)  # measures the very same run
+    with counter:
+        graph = trace(real, inputs, dtype, device="cpu")
+
     dependent = graph.nodes[stopped_after:]
     cause = meta_error.__cause__ or meta_error
     notes = [f"real CPU run: the forward pass cannot proceed on the meta device "
@@ -118,7 +124,23 @@ def run_on_cpu(model, inputs, dtype: str, budget: int, meta_error: ParamscopeErr
                      f"({where}{more}); their sizes (e.g. boxes kept by score thresholds and NMS, proposals per "
                      f"image) and their {_macs(dependent)} depend on the input's content (and the weights): "
                      "figures are for this input")
-    return graph, notes
+    return graph, notes, int(counter.get_total_flops())
+
+
+def flop_counter_result(graph, measured: int):
+    """The MeasurerResult of FlopCounterMode run during the CPU pass, against its prediction."""
+    from paramscope.measure.flop_counter import FlopCounterMeasurer
+    from paramscope.report import MeasurerResult
+
+    tool = FlopCounterMeasurer()
+    pred = tool.predict(graph)
+    status = "unsupported" if pred.total is None else "match" if pred.total == measured else "mismatch"
+    explanation = [f"{category}: {amount:+,}" for category, amount in pred.differences.items() if amount]
+    return MeasurerResult(tool.name, tool.convention, status, {tool.metric: measured}, {tool.metric: pred.total},
+                          note="measured during the real CPU run (totals only: no per-module split)",
+                          explanation=explanation,
+                          extra={"metric": tool.metric, "compared_with": tool.baseline,
+                                 "paramscope_total": pred.baseline_total})
 
 
 def _macs(nodes) -> str:

@@ -124,7 +124,9 @@ def test_data_dependent_model_runs_once_on_the_cpu_and_says_so():
     assert report.totals["params"] == params(model)
     notes = " ".join(report.notes)
     assert "real CPU run" in notes and "input-dependent" in notes and "fc" in notes
-    assert {m.status for m in report.measurers.values()} == {"skipped"}
+    measured = report.measurers["flop_counter"]  # FlopCounterMode watched the same CPU run
+    assert measured.status == "match" and measured.total["flops (2 per MAC)"] == 2 * kept * 4
+    assert report.measurers["torchinfo"].status == report.measurers["fvcore"].status == "skipped"
 
 
 def test_cpu_fallback_respects_the_memory_budget():

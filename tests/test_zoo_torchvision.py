@@ -42,8 +42,10 @@ TWO_STAGE = ("fasterrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn")
 def test_detection_models_analyse_with_exact_params(name):
     model = get_model(name, weights=None, weights_backbone=None).eval()
     size = SINGLE_STAGE.get(name, 800)
-    report = analyze(model, inputs=f"list:3x{size}x{size}", measure="none")
+    report = analyze(model, inputs=f"list:3x{size}x{size}", measure="flop_counter")
     assert report.totals["params"] == sum(p.numel() for p in model.parameters())
+    measured = report.measurers["flop_counter"]  # FlopCounterMode during the same CPU run
+    assert measured.total["flops (2 per MAC)"] == 2 * report.totals["macs"], measured
     notes = " ".join(report.notes)
     assert "real CPU run" in notes and "input-dependent" in notes
     if name in SINGLE_STAGE:  # the heads run on every anchor: the cost does not depend on content
