@@ -30,6 +30,8 @@ class Subject:
     extra_params: int = 0
     buffers: int = 0
     notes: list[str] = field(default_factory=list)  # copied into Report.notes
+    device: str = "meta"  # where the graph was traced: "cpu" after a real-run fallback
+    cpu_flops: int | None = None  # FlopCounterMode's FLOPs of that real CPU run
 
 
 def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -49,30 +51,65 @@ def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 def subject_for(target: Any, input_shape: Shape | None = None, batch: int | None = None,
-                overrides: dict[str, Any] | None = None, dtype: str = "float32") -> Subject:
-    """Resolve a target string or an nn.Module into a Subject (graph + meta model)."""
+                overrides: dict[str, Any] | None = None, dtype: str = "float32", *,
+                inputs: Any = None, mode: str = "prefill", context: int | None = None,
+                budget: int | None = None) -> Subject:
+    """Resolve a target string or an nn.Module into a Subject (graph + meta model).
+
+    ``inputs`` describes several / keyword / integer / list inputs (see
+    :func:`paramscope.input_spec.request`); ``mode``/``context`` apply to ``hf:`` decoders;
+    ``budget`` bounds the real CPU run of models that cannot run on meta (bytes).
+    """
     if dtype not in DTYPES:
         raise ParamscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if input_shape is not None and inputs is not None:
+        raise ParamscopeError("give input_shape or inputs, not both")
+    from paramscope.hf import MODES
+    from paramscope.inputs import parse_choice
+
+    parse_choice("--mode", mode, MODES)
+    req = None
+    if inputs is not None or (input_shape is None and batch is not None):
+        from paramscope.input_spec import request
+        req = request(inputs, batch)
     if isinstance(target, str):
         from paramscope.targets import parse_target
 
         t = parse_target(target)
+        if t.kind == "hf":
+            if input_shape is not None:  # exact, batch included: read like "[1,128]"
+                from paramscope.input_spec import request
+                req = request(tuple(input_shape), batch)
+            return _hf_subject(t, req, overrides or {}, dtype, mode, context, budget)
+        _decoder_only(mode, context)
         if t.kind == "spec":
-            return _spec_subject(t, input_shape, batch, overrides or {}, dtype)
-        return _factory_subject(t, input_shape, batch, overrides or {}, dtype)
-    return _module_subject(target, type(target).__name__, input_shape, batch, dtype)
+            return _spec_subject(t, input_shape, batch, req, overrides or {}, dtype)
+        return _factory_subject(t, input_shape, batch, overrides or {}, dtype, req, budget)
+    _decoder_only(mode, context)
+    return _module_subject(target, type(target).__name__, input_shape, batch, dtype, req, budget=budget)
+
+
+def _decoder_only(mode: str, context: int | None) -> None:
+    if mode != "prefill" or context is not None:
+        raise ParamscopeError("--mode decode and --context apply to hf: decoder models only")
 
 
 def _with_batch(shape: Shape, batch: int | None) -> Shape:
     return shape if batch is None else (batch, *shape[1:])
 
 
-def _spec_subject(t, input_shape, batch, overrides, dtype) -> Subject:
+def _spec_subject(t, input_shape, batch, req, overrides, dtype) -> Subject:
     from paramscope.api import load_document, resolve_spec
     from paramscope.spec.resolve import default_input
 
     doc = load_document(t)  # parsed once, resolved once, at the final input shape
     default = default_input(doc)
+    if req is not None and req.items:
+        if not req.plain:
+            raise ParamscopeError(f"{t.text}: a YAML spec takes one input tensor (--input SIZES); names, "
+                                  "dtypes, list inputs and several --input values are for Python models")
+        from paramscope.inputs import parse_input
+        input_shape = parse_input(req.items[0].sizes, default, batch)
     shape = input_shape or (_with_batch(default, batch) if default else None)
     return resolved_subject(resolve_spec(doc, overrides, shape), dtype)
 
@@ -89,13 +126,13 @@ def resolved_subject(resolved, dtype: str = "float32") -> Subject:
     return Subject(resolved.name, resolved.graph, meta_model, "spec", buffers=buffers)
 
 
-def _factory_subject(t, input_shape, batch, overrides, dtype) -> Subject:
+def _factory_subject(t, input_shape, batch, overrides, dtype, req=None, budget=None) -> Subject:
     from paramscope.targets import load_factory
 
-    return factory_subject(load_factory(t), t.text, input_shape, batch, overrides, dtype)
+    return factory_subject(load_factory(t), t.text, input_shape, batch, overrides, dtype, req, budget)
 
 
-def factory_subject(factory, label, input_shape, batch, overrides, dtype) -> Subject:
+def factory_subject(factory, label, input_shape, batch, overrides, dtype, req=None, budget=None) -> Subject:
     """Call ``factory(**overrides)`` on the meta device (on the CPU, with a note, when it
     fails on meta but not on the CPU) and trace the model it returns."""
     from paramscope.builder import call_factory
@@ -110,26 +147,102 @@ def factory_subject(factory, label, input_shape, batch, overrides, dtype) -> Sub
         notes = [f"built on the CPU: the factory fails on the meta device ({meta_err.message}); "
                  "the analysis itself still ran on a meta copy"]
     model.eval()  # paramscope's own instance: analysed for inference, like a spec
-    subject = _module_subject(model, label, input_shape, batch, dtype)
-    subject.notes.extend(notes)
+    rebuild = lambda: call_factory(factory, overrides, label, device="cpu")  # noqa: E731
+    subject = _module_subject(model, label, input_shape, batch, dtype, req, rebuild, budget)
+    subject.notes[:0] = notes
     return subject
 
 
-def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
+def _hf_subject(t, req, overrides, dtype, mode, context, budget) -> Subject:
+    """Trace without an attention mask first; a model whose mask code then needs tensor
+    values (decoders) is traced again with an ``attention_mask`` input."""
+    from paramscope import hf
+    from paramscope.fallback import is_data_dependent
+
+    if mode == "prefill" and context is not None:
+        raise ParamscopeError("--context applies to --mode decode")
+    config = hf.config_for(t.module, overrides, t.text)
+    if mode == "decode":
+        config.use_cache = True
+    model = hf.build(t.module, t.attr, config, t.text)
+    for mask in (False, True):
+        expected = hf.expected_inputs(config, mask=mask)
+        inputs = req.resolve(expected) if req is not None else expected
+        ids = inputs.specs[0]
+        if ids.dtype == "int64" and len(ids.shape) == 2:  # token ids: batch × positions
+            hf.check_positions(config, ids.shape[1] if mode == "prefill" else (context or 0) + 1, t.text)
+        try:
+            if mode == "prefill":
+                return _module_subject(model, t.text, inputs, None, dtype, budget=budget, fallback=mask)
+            return _decode_subject(model, t.text, config, inputs, context, dtype, mask)
+        except ParamscopeError as err:
+            if not mask and is_data_dependent(err):
+                continue
+            if inputs.specs[0].dtype == "int64" and not inputs.specs[0].name and "forward pass" in err.message:
+                err.message += ("; hf: models get token ids (int64, batch × tokens) by default: give other "
+                                "inputs by name, e.g. --input pixel_values=1x3x224x224")
+                err.args = (err.message,)
+            raise
+    raise AssertionError("unreachable")
+
+
+def _decode_subject(model, label, config, inputs, context, dtype, mask) -> Subject:
+    """One generated token with a KV cache of ``context``; the prefill's cost in a note."""
+    from paramscope import hf
+
+    step = hf.decode_inputs(config, inputs, context, mask)
+    prefill = hf.expected_inputs(config, inputs.specs[0].shape[0], context, mask)
+    before = report_for(_module_subject(model, label, prefill, None, dtype, fallback=False), dtype)
+    subject = _module_subject(model, label, step, None, dtype, fallback=False)
+    totals = before.totals
+    subject.notes.append(f"decode: one generated token per sequence with a {step.note}; the prefill of "
+                         f"the {context}-token context ({prefill.text()}) costs {totals['macs']:,} MACs, "
+                         f"{totals['flops']:,} FLOPs")
+    return subject
+
+
+def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=None, budget=None,
+                    fallback: bool = True) -> Subject:
+    """Trace ``model`` on its inputs: a shape, an InputSet, or ``req`` read against the
+    model's default inputs; a forward that stops on a value-dependent op runs once on the
+    CPU instead (``fallback``; ``rebuild`` makes the real copy, see paramscope.fallback)."""
+    from paramscope.forward import default_inputs
+    from paramscope.input_spec import InputSet
     from paramscope.materialize import meta_clone
     from paramscope.trace import trace
 
     from paramscope.inputs import check_numel
 
-    shape = check_numel(_with_batch(input_shape or (1, 3, 224, 224), batch))
+    if isinstance(input_shape, InputSet):
+        shape = input_shape
+    elif input_shape is not None:
+        shape = check_numel(_with_batch(tuple(input_shape), batch))
+    elif req is not None:
+        shape = req.resolve(default_inputs(model))
+    else:
+        shape = tuple(default_inputs(model))
+    if isinstance(shape, InputSet) and shape.plain:
+        shape = tuple(shape)
     hooks = sum(len(getattr(m, attr, ())) for m in model.modules()
                 for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"))
-    graph = trace(model, shape, dtype=dtype)
+    notes, device, cpu_flops = [], "meta", None
+    try:
+        graph = trace(model, shape, dtype=dtype)
+    except ParamscopeError as err:
+        from paramscope.fallback import is_data_dependent, run_on_cpu
+
+        if not fallback or not is_data_dependent(err):
+            raise
+        graph, notes, cpu_flops = run_on_cpu(model, shape, dtype, budget or _default_budget(), err, rebuild)
+        device = "cpu"
     unowned = {name: sum(p.numel for p in infos.values() if not p.tied_to)
                for name, infos in graph.unowned_params().items()}
     buffers = sum(b.numel() for b in model.buffers())
     subject = Subject(label, graph, lambda: meta_clone(model), "module",
-                      extra_params=sum(unowned.values()), buffers=buffers)
+                      extra_params=sum(unowned.values()), buffers=buffers, notes=notes, device=device,
+                      cpu_flops=cpu_flops)
+    if hasattr(shape, "specs") and not shape.plain:
+        subject.notes.insert(0, f"inputs: {shape.text()}")
     if hooks:
         subject.notes.append(f"the model has {hooks} hook(s) registered; they were not run "
                              "(paramscope analyses a hook-free meta copy, so figures are those "
@@ -141,17 +254,31 @@ def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
     return subject
 
 
+def _default_budget() -> int:
+    from paramscope.measure.fvcore import FvcoreMeasurer
+
+    return FvcoreMeasurer().budget_bytes
+
+
 def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None = None,
             overrides: dict[str, Any] | None = None, measure: str | Iterable[str] | None = DEFAULT_MEASURERS,
-            dtype: str = "float32", fvcore_budget: int | None = None, mode: str = "infer",
-            freeze: Iterable[str] = (), optimizer: str = "adamw") -> Report:
-    """Analyse a built-in name, YAML path, ``module:callable`` factory or an nn.Module.
+            dtype: str = "float32", fvcore_budget: int | None = None, inputs: Any = None,
+            mode: str = "infer", context: int | None = None, freeze: Iterable[str] = (),
+            optimizer: str = "adamw") -> Report:
+    """Analyse a built-in name, YAML path, ``module:callable`` factory, ``hf:NAME`` or an nn.Module.
 
-    ``input_shape`` includes the batch (``(1, 3, 224, 224)``); ``measure`` names the
-    tools to run (``"none"`` for formulas only).  The model passed in is left untouched.
-    ``mode="train"`` adds the backward pass and training memory (``freeze``: module-name
-    prefixes whose parameters are frozen; ``optimizer``: sgd, momentum, adam, adamw,
-    adagrad, rmsprop or none), see :mod:`paramscope.training`.
+    ``input_shape`` includes the batch (``(1, 3, 224, 224)``); or ``inputs`` gives several,
+    keyword, integer or list inputs: ``--input`` strings (``["image1=1x3x520x960",
+    "image2=1x3x520x960"]``, ``"ids:long=1x128"``, ``"list:3x800x800"``), a list of shapes, or
+    ``{name: shape}``.  ``measure`` names the tools to run (``"none"`` for formulas only);
+    ``fvcore_budget`` (bytes) also bounds the real CPU run of models that cannot run on the
+    meta device.  The model passed in is left untouched.
+
+    ``mode``: ``"infer"`` (forward only, the default), ``"train"`` (adds the backward pass and
+    training memory; ``freeze``: module-name prefixes whose parameters are frozen;
+    ``optimizer``: sgd, momentum, adam, adamw, adagrad, rmsprop or none, see
+    :mod:`paramscope.training`) or ``"decode"`` with ``context=N`` (one generated token of an
+    ``hf:`` decoder with a KV cache of N; ``"prefill"`` is the same as ``"infer"``).
     """
     from paramscope.sandbox import global_hooks_suspended, user_code
     from paramscope.training.analysis import analyze_train, check_mode, split_memtracker
@@ -159,6 +286,9 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
     label = target if isinstance(target, str) else type(target).__name__
     hook_notes: list[str] = []
     if check_mode(mode) == "train":
+        if inputs is not None:
+            raise ParamscopeError("--mode train takes one plain --input (several, keyword or typed "
+                                  "inputs are analysed for inference)")
         measure, memtracker = split_memtracker(measure)
         with user_code(label) as captured, global_hooks_suspended(hook_notes):
             report = analyze_train(target, input_shape, batch=batch, overrides=overrides,
@@ -171,7 +301,9 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
     if freeze:
         raise ParamscopeError("--freeze applies to --mode train only")
     with user_code(label) as captured, global_hooks_suspended(hook_notes):
-        subject = subject_for(target, input_shape, batch, overrides, dtype)  # factories, forward passes
+        subject = subject_for(target, input_shape, batch, overrides, dtype, inputs=inputs,
+                              mode="decode" if mode == "decode" else "prefill", context=context,
+                              budget=fvcore_budget)  # factories, forward passes
         report = report_for(subject, dtype, tools, fvcore_budget)  # tools' imports and runs
     report.notes.extend(hook_notes + captured.notes())
     return report
@@ -193,7 +325,16 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
     report.unrecorded_ops = dict(subject.graph.unrecorded_ops)
     for gap in report.gaps:
         report.notes.append(f"{gap}: its MACs/FLOPs are not in the totals (they are lower bounds)")
-    if tools:
+    if tools and subject.device != "meta":
+        from paramscope.fallback import flop_counter_result
+        from paramscope.report import MeasurerResult
+
+        skipped = ("not run: it runs on the meta device (fvcore on a zero-filled copy), where this "
+                   "model's forward cannot proceed; FlopCounterMode measured the real CPU run")
+        for tool in tools:
+            report.measurers[tool] = (flop_counter_result(subject.graph, subject.cpu_flops)
+                                      if tool == "flop_counter" else MeasurerResult(tool, "", "skipped", note=skipped))
+    elif tools:
         from paramscope.measure.run import run_measurers
 
         run_measurers(report, subject, tools, fvcore_budget=fvcore_budget)

@@ -58,10 +58,10 @@ def call_factory(factory, overrides: dict[str, Any], label: str, device: Any = N
     except ParamscopeError:
         raise
     except Exception as err:
+        from paramscope.errors import clip
         from paramscope.sandbox import safe_text
 
-        detail = safe_text(err)[:300]
-        error = TargetError(f"{label}: the factory raised {type(err).__name__}: {detail}")
+        error = TargetError(f"{label}: the factory raised {type(err).__name__}: {clip(safe_text(err))}")
         # a wrong keyword fails on any device; anything else may be the meta device's doing
         error.retry_on_cpu = str(device) == "meta" and not (
             isinstance(err, TypeError) and "keyword argument" in detail)

@@ -50,3 +50,12 @@ def closest(name: str, choices, n: int = 3) -> str:
 
     hits = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.6)
     return f" (did you mean {', '.join(hits)}?)" if hits else ""
+
+
+def clip(text: str, limit: int = 300) -> str:
+    """``text`` on one line, cut at a word boundary near ``limit`` characters (with "…")."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[:cut if cut > limit // 2 else limit].rstrip(" ,;:") + " …"

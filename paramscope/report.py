@@ -174,7 +174,8 @@ class Report:
             "activation_bytes": sum(r.activation_bytes for r in self.layers),
             "param_bytes": sum(_param_bytes(r, self.dtype, self.source) for r in self.layers)
                            + self.extra_params * size,
-            "input_bytes": prod(self.input_shape) * size,
+            "input_bytes": (self.input_shape.nbytes(self.dtype) if hasattr(self.input_shape, "nbytes")
+                            else prod(self.input_shape) * size),
         }
 
     @property
@@ -204,6 +205,8 @@ class Report:
         return {
             "target": self.target,
             "input_shape": list(self.input_shape),
+            **({"inputs": [spec.to_dict() for spec in self.input_shape.specs]}  # several / typed inputs
+               if hasattr(self.input_shape, "specs") else {}),
             "dtype": self.dtype,
             "source": self.source,
             "totals": self.totals,

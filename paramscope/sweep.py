@@ -171,7 +171,8 @@ def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterabl
     axes = dict(axes or {})
     grid = points(axes, list(inputs), zip)
     t = parse_target(target)
-    default, analyse_point = (_spec_points(t, dtype) if t.kind == "spec" else _factory_points(t, dtype))
+    points_of = {"spec": _spec_points, "hf": _hf_points}.get(t.kind, _factory_points)
+    default, analyse_point = points_of(t, dtype)
     if mode == "train":
         from paramscope.training.analysis import train_point_analyser
 
@@ -252,6 +253,19 @@ def _factory_points(t, dtype):
         return report
 
     return None, analyse
+
+
+def _hf_points(t, dtype):
+    """Token-id inputs (batch × tokens) and a point analyser for an ``hf:`` target: the
+    config is built per point, so ``--set`` sweeps config fields."""
+    from paramscope.analysis import report_for, subject_for
+    from paramscope.hf import DEFAULT_TOKENS
+
+    def analyse(overrides, shape, tools, fvcore_budget):
+        subject = subject_for(t.text, shape, None, overrides, dtype, budget=fvcore_budget)
+        return report_for(subject, dtype, tools, fvcore_budget)
+
+    return (1, DEFAULT_TOKENS), analyse
 
 
 # ----------------------------------------------------------------------------- text forms

@@ -5,6 +5,7 @@
 - ``package.module:callable``    a factory, imported and called (user code runs
                                   only for this explicit form)
 - ``path/to/file.py:callable``   a factory defined in a Python file
+- ``hf:gpt2`` / ``hf:bert:masked-lm``  a transformers model from its config class (see paramscope.hf)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _FACTORY = re.compile(r"^(?P<module>[A-Za-z_][\w.]*|.+\.py):(?P<attr>[A-Za-z_][\
 @dataclass(frozen=True)
 class Target:
     text: str
-    kind: str  # "spec" | "factory"
+    kind: str  # "spec" | "factory" | "hf"
     path: str = ""  # spec file, or .py file of a file factory
     module: str = ""  # dotted module of a factory
     attr: str = ""  # callable name of a factory
@@ -38,6 +39,11 @@ def parse_target(text: str) -> Target:
     if not isinstance(text, str) or not text.strip():
         raise TargetError("empty target; give a built-in name, a YAML path or module:callable")
     text = text.strip()
+    if text.startswith("hf:"):
+        from paramscope.hf import split_name
+
+        name, head = split_name(text)
+        return Target(text, "hf", module=name, attr=head)
     match = _FACTORY.match(text)
     if match and not text.endswith((".yaml", ".yml")):
         module, attr = match.group("module"), match.group("attr")

@@ -14,7 +14,7 @@ import inspect
 from collections import Counter
 from typing import Any
 
-from paramscope.errors import ParamscopeError
+from paramscope.errors import ParamscopeError, clip
 from paramscope.formulas.hparams import SKIP, normalise, simple
 from paramscope.graph import Graph, LayerNode, ParamInfo, Shape
 
@@ -37,23 +37,28 @@ PURE_OPS = frozenset("""
     full_like zeros ones empty full arange _assert zero_ fill_ masked_fill masked_fill_
 """.split())
 
-def trace(model, input_shape, dtype: str = "float32", *, grad: bool = False) -> Graph:
+def trace(model, input_shape, dtype: str = "float32", device: str = "meta", *,
+          grad: bool = False) -> Graph:
     """The Graph of ``model`` on an input of ``input_shape`` (batch included).
 
-    Runs one forward pass on a meta clone; raises :class:`ParamscopeError` with a
+    ``input_shape`` is a shape or an :class:`~paramscope.input_spec.InputSet`.  Runs one
+    forward pass on a meta clone; ``device="cpu"`` runs ``model`` itself (a real copy the
+    caller made) on seeded inputs instead.  Raises :class:`ParamscopeError` with a
     one-line message when the shape/dtype is invalid or the forward pass fails.
     ``grad=True`` runs it with autograd on and records, per node, which tensor inputs
     require grad (``LayerNode.requires_grad``), as a training analysis needs.
     """
     import torch
 
-    x = example_input(input_shape, dtype)
-    work = meta_model(model)
-    rec = _record(model, work, x, grad=grad)
+    shape = input_shape if hasattr(input_shape, "specs") else check_shape(input_shape)
+    torch_dtype(dtype)  # a bad dtype: a ParamscopeError before anything runs
+    _refuse_torchscript(model)
+    work = meta_model(model) if device == "meta" else model
+    rec = _record(model, work, input_shape, dtype, device, grad=grad)
     unfaithful = _params_differ(rec.nodes)
     if unfaithful:  # cost those modules from the ops they run, not as their kind
-        rec = _record(model, work, x, unfaithful, grad=grad)
-    return Graph(nodes=rec.nodes, input_shape=tuple(x.shape), source="module", dtype=dtype,
+        rec = _record(model, work, input_shape, dtype, device, unfaithful, grad=grad)
+    return Graph(nodes=rec.nodes, input_shape=shape, source="module", dtype=dtype,
                  modules={name: _display_kind(m) for m, name in rec.names.items()},
                  unrecorded_ops=dict(rec.unrecorded), container_params=rec.container_params(),
                  unused_params=rec.unused_params(),
@@ -62,6 +67,19 @@ def trace(model, input_shape, dtype: str = "float32", *, grad: bool = False) -> 
                  subtree_trainable={name: sum(p.numel() for p in m.parameters() if p.requires_grad)
                                     for m, name in rec.names.items()},
                  called=tuple(rec.names[m] for m in rec.called))
+
+
+def _refuse_torchscript(model) -> None:
+    """A clear error for TorchScript modules: they take no hooks and hide their ops."""
+    import torch
+
+    for name, module in model.named_modules():
+        if isinstance(module, torch.jit.ScriptModule):
+            where = f"its submodule {name!r} is" if name else "it is"
+            raise ParamscopeError(
+                f"cannot analyse {type(model).__name__}: {where} a TorchScript module "
+                f"({getattr(module, 'original_name', type(module).__name__)}), which takes no forward "
+                "hooks and hides its ops; pass the eager nn.Module (before torch.jit.script/trace)")
 
 
 def _unopaque_kind(module, kind: str) -> str:
@@ -93,28 +111,34 @@ def _params_differ(nodes) -> frozenset:
     return frozenset(names)
 
 
-def _record(model, work, x, unfaithful: frozenset = frozenset(), *, grad: bool = False) -> "_Recorder":
+def _record(model, work, input_shape, dtype: str, device: str, unfaithful: frozenset = frozenset(),
+            *, grad: bool = False) -> "_Recorder":
     """One forward pass of ``work`` with the recorder's hooks and modes, hooks removed after."""
     import torch
 
+    from paramscope.forward import model_inputs
+
     rec = _Recorder(work, unfaithful)
     rec.grad = grad
+    args, kwargs = model_inputs(input_shape, dtype, device, fill="random")
     if grad:
-        rec.token(x)  # the network input's storage is token 1, as in a spec's data flow
+        for x in _tensors([*args, *kwargs.values()]):
+            rec.token(x)  # the network inputs' storages are tokens 1, 2 …, as in a spec's data flow
     handles = []
     try:
         for module in rec.names:
             handles.append(module.register_forward_pre_hook(rec.enter, with_kwargs=True))
             handles.append(module.register_forward_hook(rec.leave, with_kwargs=True))
         with torch.set_grad_enabled(grad), _function_recorder(rec), _aten_collector(rec):
-            work(x)
+            work(*args, **kwargs)
     except ParamscopeError:
         raise
     except Exception as err:  # the model's own forward failed
         where = f" in {rec.names[rec.stack[-1]] or '<root>'}" if rec.stack else ""
-        detail = " ".join(str(err).split())[:300]
-        raise ParamscopeError(f"forward pass of {type(model).__name__} on the meta device "
-                              f"failed{where}: {type(err).__name__}: {detail}") from err
+        error = ParamscopeError(f"forward pass of {type(model).__name__} on the {device} device "
+                                f"failed{where}: {type(err).__name__}: {clip(str(err))}")
+        error.nodes = list(rec.nodes)  # how far the pass got (for the CPU fallback)
+        raise error from err
     finally:
         for handle in handles:
             handle.remove()

@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.main import app, fail
-from paramscope.cli.options import (BatchOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt, InputOpt, ModeOpt,
-                                    OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice, parse_input,
-                                    parse_sets, train_options)
+from paramscope.cli.options import (BatchOpt, ContextOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt, ModeOpt,
+                                    ModelInputOpt, OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
+                                    parse_input, parse_sets, train_options)
 
 MeasureOpt = Annotated[str, typer.Option(
     "--measure", "-m", help="Tools to run: torchinfo,fvcore,flop_counter, all, or none (formulas only).")]
@@ -19,8 +19,9 @@ FvcoreBudgetOpt = Annotated[Optional[str], typer.Option(
     show_default=False)]
 
 
-def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] | None,
-             measure: str, dtype: str, fvcore_budget: str | None = None, train: dict | None = None):
+def _analyze(target: str, input: list[str] | str | None, batch: int | None, sets: list[str] | None,
+             measure: str, dtype: str, fvcore_budget: str | None = None, train: dict | None = None,
+             context: int | None = None):
     from paramscope.analysis import analyze, parse_measure
     from paramscope.inputs import parse_bytes
 
@@ -33,33 +34,50 @@ def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] 
 
         measure, memtracker = split_memtracker(measure)
     tools = parse_measure(measure)
-    shape = None
-    if input is not None or batch is not None:
-        default = None
-        from paramscope.targets import parse_target
-        t = parse_target(target)
-        if t.kind == "spec":
-            from paramscope.api import load_document
-            from paramscope.spec.resolve import default_input
-            default = default_input(load_document(t))
-        if default is not None or input is not None or t.kind != "spec":
-            shape = parse_input(input, default, batch)  # else resolving says: give --input
+    items = [input] if isinstance(input, str) else list(input or [])
     from paramscope.render.progress import status
 
     with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)):
-        return analyze(target, shape, overrides=overrides, measure=tools + ("memtracker",) * memtracker,
-                       dtype=dtype, fvcore_budget=budget, **(train or {}))
+        if train and train["mode"] == "train":
+            return analyze(target, _train_shape(target, items, batch), overrides=overrides,
+                           measure=tools + ("memtracker",) * memtracker, dtype=dtype,
+                           fvcore_budget=budget, **train)
+        return analyze(target, batch=batch, overrides=overrides, measure=tools, dtype=dtype,
+                       fvcore_budget=budget, inputs=items or None,
+                       mode=(train or {}).get("mode", "infer"), context=context)
+
+
+def _train_shape(target: str, items: list[str], batch: int | None):
+    """The one input shape of a training analysis (spec defaults apply), or None."""
+    from paramscope.errors import ParamscopeError
+
+    if len(items) > 1:
+        raise ParamscopeError("--mode train takes one --input (several inputs are analysed for inference)")
+    input = items[0] if items else None
+    if input is None and batch is None:
+        return None
+    from paramscope.targets import parse_target
+
+    default, t = None, parse_target(target)
+    if t.kind == "spec":
+        from paramscope.api import load_document
+        from paramscope.spec.resolve import default_input
+        default = default_input(load_document(t))
+    if default is not None or input is not None or t.kind != "spec":
+        return parse_input(input, default, batch)  # else resolving says: give --input
+    return None
 
 
 @app.command()
-def summary(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+def summary(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
             measure: MeasureOpt = "all", dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table",
             depth: Annotated[Optional[int], typer.Option(
                 "--depth", "-d", help="Group rows by module depth (1: conv1, layer1 … fc) with subtotals.",
                 show_default=False)] = None,
             output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None,
             import_path: ImportPathOpt = None, mode: ModeOpt = "infer",
-            freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw") -> None:
+            freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw",
+            context: ContextOpt = None) -> None:
     """Per-layer params, MACs and measured figures with totals, memory and a reconciliation per tool."""
     from paramscope.render.export import FORMATS, check_output, publish
 
@@ -68,7 +86,7 @@ def summary(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, s
     train = train_options(mode, freeze, optimizer)
     if depth is not None and depth < 1:
         raise fail(f"--depth must be a positive integer, got {depth}")
-    report = _analyze(target, input, batch, set, measure, dtype, fvcore_budget, train)
+    report = _analyze(target, input, batch, set, measure, dtype, fvcore_budget, train, context)
     from paramscope.render import summary as render
 
     publish(fmt, output,
@@ -81,7 +99,7 @@ def summary(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, s
 @app.command()
 def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets to check.", show_default=False)] = None,
           all_: Annotated[bool, typer.Option("--all", help="Check every built-in config.")] = False,
-          input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+          input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
           measure: MeasureOpt = "all", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
           fvcore_budget: FvcoreBudgetOpt = None, import_path: ImportPathOpt = None,
           mode: ModeOpt = "infer", freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw",

@@ -9,8 +9,9 @@ import typer
 
 from paramscope.cli.analysis_commands import DtypeOpt, _analyze
 from paramscope.cli.main import app, fail
-from paramscope.cli.options import (BatchOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt, InputOpt, ModeOpt,
-                                    OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice, train_options)
+from paramscope.cli.options import (BatchOpt, ContextOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt, ModeOpt,
+                                    ModelInputOpt, OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
+                                    train_options)
 from paramscope.render.export import FORMATS
 
 CompareMeasureOpt = Annotated[str, typer.Option(
@@ -19,7 +20,8 @@ CompareMeasureOpt = Annotated[str, typer.Option(
 PLOT_TYPES = (".png", ".svg")
 
 
-def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str, train: dict | None = None):
+def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str, train: dict | None = None,
+                context: int | None = None):
     """Reports for each target, with a spinner on stderr when that takes a while."""
     from paramscope.analysis import parse_measure
     from paramscope.render.progress import status
@@ -32,7 +34,7 @@ def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str
         for i, target in enumerate(targets):
             update(f"analysing {target} ({i + 1}/{len(targets)})"
                    + (f", measuring with {', '.join(tools)}" if tools else ""))
-            reports.append(_analyze(target, input, batch, sets, measure, dtype, train=train))
+            reports.append(_analyze(target, input, batch, sets, measure, dtype, train=train, context=context))
     return reports
 
 
@@ -48,7 +50,7 @@ def _labels(targets: list[str]) -> list[str]:
 @app.command()
 def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targets; ratios are against the first.",
                                                          show_default=False)],
-            input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+            input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
             measure: CompareMeasureOpt = "none", dtype: DtypeOpt = "float32",
             fmt: ExportFormatOpt = "table", output: OutputOpt = None,
             plot: Annotated[Optional[str], typer.Option(
@@ -57,7 +59,7 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
             layers: Annotated[bool, typer.Option("--layers/--no-layers",
                                                  help="Show the per-layer section.")] = True,
             import_path: ImportPathOpt = None, mode: ModeOpt = "infer", freeze: FreezeOpt = None,
-            optimizer: OptimizerOpt = "adamw") -> None:
+            optimizer: OptimizerOpt = "adamw", context: ContextOpt = None) -> None:
     """Side-by-side costs, ratios to the first target, per-stage subtotals and bar charts."""
     parse_choice("--format", fmt, FORMATS)
     train = train_options(mode, freeze, optimizer)
@@ -67,7 +69,8 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
         _check_plot(plot)
     from paramscope.render import compare as render
 
-    cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype, train), _labels(targets))
+    cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype, train, context),
+                            _labels(targets))
     from paramscope.render.export import csv_text, publish
 
     publish(fmt, output,
@@ -98,10 +101,10 @@ def explain(target: TargetArg,
                 show_default=False)] = None,
             quantity: Annotated[str, typer.Option(
                 "--quantity", "-q", help="Which derivations: params, macs, flops (comma list) or all.")] = "params,macs",
-            input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
+            input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
             dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
             import_path: ImportPathOpt = None, mode: ModeOpt = "infer", freeze: FreezeOpt = None,
-            optimizer: OptimizerOpt = "adamw") -> None:
+            optimizer: OptimizerOpt = "adamw", context: ContextOpt = None) -> None:
     """The derivation of every figure from the formulas: per layer, per stage, the total."""
     parse_choice("--format", fmt, FORMATS)
     train = train_options(mode, freeze, optimizer)
@@ -109,7 +112,7 @@ def explain(target: TargetArg,
     from paramscope.render.export import csv_text, publish
 
     quantities = _quantities(quantity)
-    report = _analyze(target, input, batch, set, "none", dtype, train=train)
+    report = _analyze(target, input, batch, set, "none", dtype, train=train, context=context)
     scopes = [*(layer_args or []), *(layer or [])]
     exps = [render.explain(report, scope, quantities) for scope in scopes] if scopes else [
         render.explain(report, None, quantities)]

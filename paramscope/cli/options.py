@@ -17,6 +17,13 @@ TargetArg = Annotated[str, typer.Argument(help="Built-in config name, YAML path,
 InputOpt = Annotated[Optional[str], typer.Option(
     "--input", "-i", help="Input size: 224 (H=W), 3x32x32 (CxHxW) or 2x3x224x224 (NxCxHxW).",
     show_default=False)]
+ModelInputOpt = Annotated[Optional[list[str]], typer.Option(
+    "--input", "-i", help="Input size: 224 (H=W), 3x32x32 (CxHxW), 2x3x224x224 (NxCxHxW), 3x16x112x112 "
+    "(CxTxHxW for a video model), 1x128 (batch x tokens for hf:). Repeatable for several inputs: "
+    "NAME=SIZES (keyword), long:SIZES or NAME:long=SIZES (dtype), list:3x800x800 (a list of --batch images).",
+    show_default=False)]
+ContextOpt = Annotated[Optional[int], typer.Option(
+    "--context", help="KV-cache length for --mode decode.", show_default=False)]
 BatchOpt = Annotated[Optional[int], typer.Option("--batch", "-b", help="Batch size (default 1).",
                                                  show_default=False)]
 SetOpt = Annotated[Optional[list[str]], typer.Option(
@@ -44,8 +51,10 @@ ImportPathOpt = Annotated[Optional[list[str]], typer.Option(
                           "Repeatable.", callback=_allow_imports, metavar="DIR", show_default=False)]
 # training mode (--mode train), shared by summary, check, compare, explain and sweep
 ModeOpt = Annotated[str, typer.Option(
-    "--mode", help="infer (forward only) or train: adds the backward pass and training memory "
-                   "(--measure all or memtracker then also runs MemTracker).")]
+    "--mode", help="infer (forward only); train: adds the backward pass and training memory "
+                   "(--measure all or memtracker then also runs MemTracker); decode: hf: decoder "
+                   "models, one new token per sequence with a KV cache of --context positions "
+                   "(prefill = infer).")]
 FreezeOpt = Annotated[Optional[list[str]], typer.Option(
     "--freeze", help="--mode train: freeze the parameters under this module name (layer1, "
                      "layer4.2.conv1). Repeatable.", show_default=False)]

@@ -174,8 +174,9 @@ def exclusive(inclusive: Mapping[str, Counter]) -> dict[str, Counter]:
 
 def failed(tool: str, err: BaseException) -> Measurement:
     """A Measurement recording that the tool raised ``err``."""
-    text = " ".join(str(err).split())[:300]
-    return Measurement(tool, "failed", note=f"{type(err).__name__}: {text}")
+    from paramscope.errors import clip
+
+    return Measurement(tool, "failed", note=f"{type(err).__name__}: {clip(str(err))}")
 
 
 #: kinds whose MACs the tools count as convolution / matrix products.

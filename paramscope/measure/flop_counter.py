@@ -30,13 +30,13 @@ class FlopCounterMeasurer(Measurer):
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
-        from paramscope.trace import example_input, meta_model
+        from paramscope.forward import call_model
+        from paramscope.trace import meta_model
 
         work = meta_model(model)
-        x = example_input(input_shape, dtype)
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
-            work(x)
+            call_model(work, input_shape, dtype)
         return self.collect(counter, work, graph)
 
     def collect(self, counter, work, graph=None) -> Measurement:

@@ -114,13 +114,16 @@ class FvcoreMeasurer(Measurer):
         params += sum(p.numel * dtype_bytes(p.dtype) for infos in graph.unowned_params().values()
                       for p in infos.values())
         acts = sum(prod(n.out_shape) * dtype_bytes(n.dtype) for n in graph.nodes)
-        return params + acts + prod(graph.input_shape) * dtype_bytes(graph.dtype)
+        inputs = graph.input_shape
+        return params + acts + (inputs.nbytes(graph.dtype) if hasattr(inputs, "nbytes")
+                                else prod(inputs) * dtype_bytes(graph.dtype))
 
     def measure(self, model, input_shape, dtype="float32", *, graph=None) -> Measurement:
         import torch
 
         from paramscope.materialize import materialize
-        from paramscope.trace import example_input, trace
+        from paramscope.forward import model_inputs
+        from paramscope.trace import trace
 
         graph = graph if graph is not None else trace(model, input_shape, dtype)
         need = self.estimate_bytes(graph)
@@ -132,9 +135,13 @@ class FvcoreMeasurer(Measurer):
                 f"or FvcoreMeasurer(budget_bytes=...) / analyze(..., fvcore_budget=...)"))
         from fvcore.nn import FlopCountAnalysis
 
+        args, kwargs = model_inputs(input_shape, dtype, device="cpu")
+        if kwargs:
+            return Measurement(self.name, "skipped", note=(
+                "fvcore traces with torch.jit and takes positional tensors only; this input set "
+                f"has keyword inputs ({', '.join(kwargs)})"))
         real = materialize(model, "cpu")
-        x = example_input(input_shape, dtype, device="cpu")
-        analysis = (FlopCountAnalysis(real, (x,)).unsupported_ops_warnings(False)
+        analysis = (FlopCountAnalysis(real, tuple(args)).unsupported_ops_warnings(False)
                     .uncalled_modules_warnings(False).tracer_warnings("none"))
         with torch.no_grad():
             counts = analysis.by_module_and_operator()

@@ -37,14 +37,15 @@ class TorchinfoMeasurer(Measurer):
         from torchinfo import summary
         from torchinfo import torchinfo as tool
 
-        from paramscope.trace import example_input, meta_model
+        from paramscope.forward import model_inputs
+        from paramscope.trace import meta_model
 
         work = meta_model(model)
-        x = example_input(input_shape, dtype)
+        args, kwargs = model_inputs(input_shape, dtype)
         # torchinfo sets one mode for the whole model (eval by default): keep the model's own,
         # as every other tool and the trace run it
-        stats = summary(work, input_data=[x], verbose=0, depth=100,
-                        mode="train" if work.training else "eval")
+        stats = summary(work, input_data=args, verbose=0, depth=100,
+                        mode="train" if work.training else "eval", **kwargs)
         cached = tool._cached_forward_pass  # summary() caches every run by class name
         if cached.get(type(work).__name__) is stats.summary_list:
             del cached[type(work).__name__]
@@ -125,7 +126,7 @@ class TorchinfoMeasurer(Measurer):
                     name = name.rpartition(".")[0]     # its nearest called ancestor's leftover
                 row = pred.layers.setdefault(name, PredictedLayer(graph.modules.get(name, "")))
                 row.params = (row.params or 0) + own
-        input_bytes = prod(graph.input_shape) * dtype_bytes(graph.dtype) + _storage_overhead()
+        input_bytes = _input_bytes(graph)
         pred.params = total
         pred.extras = memory_extras(trainable, input_bytes, fb_bytes, param_bytes)
 
@@ -179,6 +180,19 @@ def _leftover_params(graph: Graph, pred: Prediction) -> tuple[int, int]:
             row = pred.layers.setdefault(name, PredictedLayer(graph.modules.get(name, "")))
             row.params = (row.params or 0) + left
     return total, trainable
+def _input_bytes(graph: Graph) -> int:
+    """torchinfo's input size: ``sys.getsizeof`` of each positional tensor's storage
+    (keyword inputs are not counted)."""
+    from paramscope.graph import dtype_bytes
+    from paramscope.input_spec import as_input_set
+
+    total = 0
+    for spec in as_input_set(graph.input_shape).specs:
+        if spec.name:
+            continue
+        count, shape = (spec.shape[0], spec.shape[1:]) if spec.as_list else (1, spec.shape)
+        total += count * (prod(shape) * dtype_bytes(spec.dtype or graph.dtype) + _storage_overhead())
+    return total
 
 
 def _executed(graph: Graph) -> set[str]:

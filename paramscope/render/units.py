@@ -47,9 +47,11 @@ def megabytes(nbytes: int) -> str:
 
 
 def shape_text(shape) -> str:
-    """A shape for a table cell (``--`` when there is none)."""
+    """A shape for a table cell (``--`` when there is none; every input of an input set)."""
     from paramscope.graph import shape_text as text
 
+    if hasattr(shape, "specs") and not shape.plain:  # several / typed / list inputs: all of them
+        return shape.text()
     return text(shape, empty="--")
 
 

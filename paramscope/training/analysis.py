@@ -15,12 +15,13 @@ from paramscope.errors import ParamscopeError, closest
 from paramscope.formulas.backward import Backward, backward_of
 from paramscope.report import Report
 
-MODES = ("infer", "train")
+MODES = ("infer", "train", "decode", "prefill")  # prefill: infer on an hf: decoder
 
 
 def check_mode(mode: str) -> str:
     if mode not in MODES:
-        raise ParamscopeError(f"--mode must be infer or train, got {mode!r}{closest(mode, MODES)}")
+        raise ParamscopeError(f"--mode must be infer, train or decode (hf: decoders), got "
+                              f"{mode!r}{closest(mode, MODES)}")
     return mode
 
 
