@@ -121,12 +121,14 @@ def _on_cpu(model, dtype):
     import torch
 
     twins: dict[int, object] = {}
+    originals = []  # kept alive so that no id is reused while twins are made
     for module in model.modules():
         for table in (module._parameters, module._buffers):
             for name, t in list(table.items()):
                 if t is None:
                     continue
                 if id(t) not in twins:
+                    originals.append(t)
                     kind = dtype if t.is_floating_point() else t.dtype
                     new = torch.empty_like(t, device="cpu", dtype=kind)
                     trainable = isinstance(t, torch.nn.Parameter) and t.requires_grad
