@@ -265,3 +265,15 @@ def test_cli_train_mode_on_check_compare_sweep_and_memtracker_reconciliation():
     assert out.exit_code == 0, out.output
     rows = json.loads(out.output)["rows"]
     assert all(r["totals"]["backward_macs"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("name,optimizer,freeze", [
+    ("bottleneck-projection", "adamw", ()), ("bottleneck-projection", "sgd", ("block.conv1",)),
+    ("cifar-resnet", "momentum", ()), ("resnet18", "adagrad", ("layer1",)), ("vgg-stem", "rmsprop", ())])
+def test_training_memory_reconciles_with_memtracker(name, optimizer, freeze):
+    r = analyze(name, _small_input(name), measure="memtracker", mode="train", optimizer=optimizer, freeze=freeze)
+    mt = r.measurers["memtracker"]
+    assert mt.status == "match", mt.note
+    checks = mt.extra["checks"]
+    for key in ("params", "grads", "optimizer_state"):  # exact
+        assert checks[key]["predicted"] == checks[key]["measured"], key

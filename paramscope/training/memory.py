@@ -38,6 +38,10 @@ STATE: dict[str, tuple[int, str, int]] = {
     "rmsprop": (1, "square_avg", 1),
 }
 OPTIMIZERS = tuple(STATE)
+#: parameter-sized temporaries alive at once inside ``step()`` (the single-tensor path):
+#: Adam's ``exp_avg_sq.sqrt()`` and its quotient by the bias correction, Adagrad's and
+#: RMSprop's square root; SGD updates in place.
+STEP_TEMPORARIES = {"adam": 2, "adamw": 2, "adagrad": 1, "rmsprop": 1}
 STEP_BYTES = 4  # torch.optim's per-parameter ``step`` is a float32 scalar tensor
 
 
@@ -112,6 +116,7 @@ class TrainingMemory:
     #: bytes of the network output, held by the training loop through the backward
     output: int = 0
     saved_input: list[int] = field(default_factory=list)  # per layer, part of per_layer
+    largest_param: int = 0  # bytes of the largest trainable parameter tensor
 
     def totals(self) -> dict[str, int]:
         return {"params": self.params, "grads": self.grads, "optimizer_state": self.optimizer_state,
@@ -128,7 +133,9 @@ def timeline_peak(memory: TrainingMemory, rows, size: int) -> None:
     starts from a summed scalar loss (the loss and its gradient: 2 elements; the output's
     gradient is that scalar expanded, no memory); each layer's backward, last layer first,
     writes its parameters' gradients while grad_out and grad_input are alive (temporaries),
-    then frees what it saved; the optimizer step has every gradient and the output alive."""
+    then frees what it saved; the optimizer step has every gradient alive (the output is
+    released once the backward is done), and the optimizer's own temporaries for its
+    largest parameter (``STEP_TEMPORARIES``)."""
     base = memory.params + memory.optimizer_state
     alive = {"grads": 0, "activations": memory.activations - memory.input_saved + memory.output,
              "temporaries": 0, "input batch": memory.input_saved}
@@ -155,7 +162,8 @@ def timeline_peak(memory: TrainingMemory, rows, size: int) -> None:
         alive["grads"] += grads
         alive["activations"] -= saved - inputs
         alive["input batch"] -= inputs
-    step = {"grads": memory.grads, "activations": memory.output, "temporaries": 0, "input batch": 0}
+    step = {"grads": memory.grads, "activations": 0, "temporaries": 0, "input batch": 0,
+            "optimizer temporaries": STEP_TEMPORARIES.get(memory.optimizer, 0) * memory.largest_param}
     if base + sum(step.values()) > best[0]:
         best = (base + sum(step.values()), "optimizer step", step)
     memory.peak, memory.phase, memory.at_peak = best
@@ -192,6 +200,9 @@ def training_memory(graph: Graph, report, optimizer: str) -> TrainingMemory:
         activations=sum(b for b, _ in per_layer), per_layer=per_layer, optimizer=optimizer,
         notes=[f"{optimizer}: {what}" + (f" + a float32 step per parameter tensor ({tensors})" if steps else "")])
     memory.saved_input = saved_input
+    sizes = [p.numel for n in graph if n.counts_params for p in n.params.values() if p.trainable]
+    sizes += [p.numel for ps in graph.container_params.values() for p in ps.values() if p.trainable]
+    memory.largest_param = max(sizes, default=0) * size
     memory.input_saved = sum(saved_input)
     memory.output = prod(report.layers[-1].node.out_shape) * size if report.layers else 0
     timeline_peak(memory, report.layers, size)

@@ -30,7 +30,8 @@ def _categories(snapshot) -> dict[str, int]:
 def memtracker_peak(factory, input_shape, optimizer: str = "adamw", steps: int = 2) -> dict[str, int]:
     """Bytes by MemTracker category (param, buffer, grad, act, temp, opt, oth, total) at the peak
     of ``steps`` training steps of ``factory()`` (built inside FakeTensorMode), plus
-    ``grads_after_backward``; the first step's peak is discarded."""
+    ``grads_after_backward`` and ``opt_after_step`` (the optimizer's state); the first step's
+    peak is discarded."""
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.distributed._tools.mem_tracker import MemTracker
@@ -61,10 +62,11 @@ def memtracker_peak(factory, input_shape, optimizer: str = "adamw", steps: int =
                     opt.zero_grad()
                 else:
                     model.zero_grad()
+                state = _categories(tracker.get_tracker_snapshot()).get("opt", 0)
                 if step == 0:
                     tracker.reset_mod_stats()
         peak = _categories(tracker.get_tracker_snapshot("peak"))
-    return {**peak, "grads_after_backward": grads}
+    return {**peak, "grads_after_backward": grads, "opt_after_step": state}
 
 
 def reconcile_memory(subject, memory, dtype: str) -> MeasurerResult:
@@ -84,8 +86,9 @@ def reconcile_memory(subject, memory, dtype: str) -> MeasurerResult:
     predicted = {"params": memory.params, "grads": memory.grads, "optimizer_state": memory.optimizer_state,
                  "peak": tool_peak}
     measured = {"params": m.get("param", 0) + m.get("buffer", 0), "grads": m["grads_after_backward"],
-                "optimizer_state": m.get("opt", 0), "peak": m.get("total", 0)}
-    at_peak = {"param": memory.params, "opt": memory.optimizer_state,
+                "optimizer_state": m["opt_after_step"], "peak": m.get("total", 0)}
+    at_peak = {"param": memory.params,
+               "opt": memory.optimizer_state + memory.at_peak.get("optimizer temporaries", 0),
                "act": memory.at_peak["activations"], "grad": memory.at_peak["grads"],
                "temp": memory.at_peak["temporaries"]}
     names = {"param": "parameters + buffers", "grad": "gradients", "act": "activations",
@@ -118,12 +121,14 @@ def _on_cpu(model, dtype):
     import torch
 
     twins: dict[int, object] = {}
+    originals = []  # kept alive so that no id is reused while twins are made
     for module in model.modules():
         for table in (module._parameters, module._buffers):
             for name, t in list(table.items()):
                 if t is None:
                     continue
                 if id(t) not in twins:
+                    originals.append(t)
                     kind = dtype if t.is_floating_point() else t.dtype
                     new = torch.empty_like(t, device="cpu", dtype=kind)
                     trainable = isinstance(t, torch.nn.Parameter) and t.requires_grad
