@@ -86,9 +86,17 @@ def pytest_collection_modifyitems(config, items):
         path = item.nodeid.split("::")[0].rpartition("/")[2]
         if path in SLOW_FILES or any(item.nodeid.startswith(p) for p in SLOW_TESTS):
             item.add_marker(pytest.mark.slow)
+        if path in TORCHVISION_FILES:
+            item.add_marker(pytest.mark.torchvision)
+        if path in HF_FILES:
+            item.add_marker(pytest.mark.hf)
 
 
 #: test files and tests that take seconds each (``pytest -m "not slow"`` skips them).
 SLOW_FILES = {"test_hostile.py", "test_scale.py", "test_torchvision_alignment.py",
               "test_torchvision_measure.py"}
 SLOW_TESTS: tuple[str, ...] = ()
+#: files of cross-checks against real model code (skipped when the package is missing)
+TORCHVISION_FILES = {"test_torchvision_alignment.py", "test_torchvision_measure.py",
+                     "test_zoo_torchvision.py"}
+HF_FILES = {"test_hf.py"}
