@@ -73,6 +73,5 @@ def test_video_models_without_brackets(name):
     assert report.totals["macs"] == macs
     assert report.totals["macs"] == pytest.approx(published_gmacs(name) * 1e9, rel=1e-3)
     missing = sorted({*report.unsupported, *(k.split(":", 1)[1] for k in report.unrecorded_ops)})
-    if missing:  # MACs are exact already; these non-MAC ops await formulas (issue 9)
-        pytest.xfail(f"complete: false until formulas exist for {', '.join(missing)}")
+    assert not missing, missing  # every op has a formula (aten fallback included)
     assert report.to_dict()["complete"]
