@@ -94,7 +94,7 @@ def _decoder_only(mode: str, context: int | None) -> None:
         raise ParamscopeError("--mode decode and --context apply to hf: decoder models only")
 
 
-def _with_batch(shape: Shape, batch: int | None) -> Shape:
+def with_batch(shape: Shape, batch: int | None) -> Shape:
     return shape if batch is None else (batch, *shape[1:])
 
 
@@ -110,7 +110,7 @@ def _spec_subject(t, input_shape, batch, req, overrides, dtype) -> Subject:
                                   "dtypes, list inputs and several --input values are for Python models")
         from paramscope.inputs import parse_input
         input_shape = parse_input(req.items[0].sizes, default, batch)
-    shape = input_shape or (_with_batch(default, batch) if default else None)
+    shape = input_shape or (with_batch(default, batch) if default else None)
     return resolved_subject(resolve_spec(doc, overrides, shape), dtype)
 
 
@@ -216,7 +216,7 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
     if isinstance(input_shape, InputSet):
         shape = input_shape
     elif input_shape is not None:
-        shape = check_numel(_with_batch(tuple(input_shape), batch))
+        shape = check_numel(with_batch(tuple(input_shape), batch))
     elif req is not None:
         shape = req.resolve(default_inputs(model))
     else:

@@ -60,7 +60,7 @@ class LayerRow:
             "macs": self.cost.macs,
             "flops": self.cost.flops,
             "activation_bytes": self.activation_bytes,
-            "formula": "; ".join(_term_text(t) for t in self.cost.terms),
+            "formula": "; ".join(term_text(t) for t in self.cost.terms),
             "terms": [{"quantity": t.quantity, "expression": t.expression, "value": t.value}
                       for t in self.cost.terms],
             "measured": {tool: v.to_dict() for tool, v in self.measured.items()},
@@ -68,7 +68,7 @@ class LayerRow:
         }
 
 
-def _term_text(term) -> str:
+def term_text(term) -> str:
     """``weight = 3×64×7×7 = 9,408``; ``bias = 64`` when the expression is the number itself."""
     value = f"{term.value:,}"
     if term.expression.replace(",", "") == str(term.value):

@@ -122,7 +122,7 @@ def _record(model, work, input_shape, dtype: str, device: str, unfaithful: froze
     rec.grad = grad
     args, kwargs = model_inputs(input_shape, dtype, device, fill="random")
     if grad:
-        for x in _tensors([*args, *kwargs.values()]):
+        for x in tensors_in([*args, *kwargs.values()]):
             rec.token(x)  # the network inputs' storages are tokens 1, 2 …, as in a spec's data flow
     handles = []
     try:
@@ -272,7 +272,7 @@ def module_hparams(module, kind: str, cls: type, out_shape: Shape) -> dict[str, 
     return normalise(kind, raw, out_shape)
 
 
-def _tensors(values) -> list:
+def tensors_in(values) -> list:
     """Tensors among call arguments (one level of lists/tuples/dicts flattened)."""
     import torch
 
@@ -287,7 +287,7 @@ def _tensors(values) -> list:
     return found
 
 
-def _first_tensor(output):
+def first_tensor(output):
     import torch
 
     if isinstance(output, torch.Tensor):
@@ -296,7 +296,7 @@ def _first_tensor(output):
         output = list(output.values())
     if isinstance(output, (list, tuple)):
         for item in output:
-            t = _first_tensor(item)
+            t = first_tensor(item)
             if t is not None:
                 return t
     return None
@@ -373,7 +373,7 @@ class _Recorder:
             kind, cls, _ = resolve_kind(module)
             if module not in self.opaque:
                 kind = _unopaque_kind(module, kind)
-            out = _first_tensor(output)
+            out = first_tensor(output)
             out_shape = tuple(out.shape) if out is not None else ()
             index = self.calls[id(module)]
             self.calls[id(module)] += 1
@@ -384,7 +384,7 @@ class _Recorder:
             self.nodes.append(LayerNode(
                 name=self.names[module], kind=kind,
                 hparams=hparams,
-                in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
+                in_shapes=tuple(tuple(t.shape) for t in tensors_in([*args, *kwargs.values()])),
                 out_shape=out_shape, params=self._param_info[module],
                 buffers=self._infos(module, module._buffers), call_index=index,
                 dtype=_dtype_name(out), training=bool(module.training),
@@ -413,7 +413,7 @@ class _Recorder:
         name = getattr(func, "__name__", None) or repr(func)
         owner = self.stack[-1]
         self.seen_in[self.names[owner]] += 1
-        out = _first_tensor(result)
+        out = first_tensor(result)
         out_shape = tuple(int(d) for d in out.shape) if out is not None else ()
         extract = alias_of(name)
         found = extract(name, args, kwargs, out_shape) if extract is not None else None
@@ -435,7 +435,7 @@ class _Recorder:
         self.calls[key] += 1
         self.nodes.append(LayerNode(
             name=self.names[owner], kind=kind, hparams=hparams,
-            in_shapes=tuple(tuple(t.shape) for t in _tensors([*args, *kwargs.values()])),
+            in_shapes=tuple(tuple(t.shape) for t in tensors_in([*args, *kwargs.values()])),
             out_shape=out_shape, call_index=index,
             dtype=_dtype_name(out), functional=True, training=bool(owner.training),
             aten=tuple(calls),
@@ -446,7 +446,7 @@ class _Recorder:
         """``LayerNode.flow``: storage tokens of the inputs and the output (training only)."""
         if not self.grad:
             return ()
-        return tuple(self.token(t) for t in _tensors(values)), self.token(out)
+        return tuple(self.token(t) for t in tensors_in(values)), self.token(out)
 
     def token(self, t) -> int:
         """A number per tensor storage (a view shares its base's); 0 for a parameter."""
@@ -464,7 +464,7 @@ class _Recorder:
         if not self.grad:
             return {}
         flags = {("input" if i == 0 else f"input{i}"): bool(t.requires_grad)
-                 for i, t in enumerate(_tensors(values))}
+                 for i, t in enumerate(tensors_in(values))}
         flags.update({k: bool(v.requires_grad) for k, v in (named or {}).items()
                       if hasattr(v, "requires_grad")})
         return flags
@@ -542,7 +542,7 @@ def _aten_collector(rec: _Recorder):
     from paramscope.formulas.aten import AtenCall
 
     def shapes(values):
-        return tuple(tuple(int(d) for d in t.shape) for t in _tensors(values)
+        return tuple(tuple(int(d) for d in t.shape) for t in tensors_in(values)
                      if isinstance(t, torch.Tensor))
 
     class AtenCollector(TorchDispatchMode):
@@ -556,7 +556,7 @@ def _aten_collector(rec: _Recorder):
                     extra = (("transposed", bool(args[6])),)
                 elif name == "gelu":
                     extra = (("approximate", kwargs.get("approximate", args[1] if len(args) > 1 else "none")),)
-                out = _first_tensor(result)
+                out = first_tensor(result)
                 rec.collecting[-1].append(AtenCall(
                     name, shapes([*args, *kwargs.values()]),
                     tuple(int(d) for d in out.shape) if out is not None else (), extra))

@@ -19,7 +19,7 @@ FvcoreBudgetOpt = Annotated[Optional[str], typer.Option(
     show_default=False)]
 
 
-def _analyze(target: str, input: list[str] | str | None, batch: int | None, sets: list[str] | None,
+def analyze_target(target: str, input: list[str] | str | None, batch: int | None, sets: list[str] | None,
              measure: str, dtype: str, fvcore_budget: str | None = None, train: dict | None = None,
              context: int | None = None):
     from paramscope.analysis import analyze, parse_measure
@@ -86,7 +86,7 @@ def summary(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = No
     train = train_options(mode, freeze, optimizer)
     if depth is not None and depth < 1:
         raise fail(f"--depth must be a positive integer, got {depth}")
-    report = _analyze(target, input, batch, set, measure, dtype, fvcore_budget, train, context)
+    report = analyze_target(target, input, batch, set, measure, dtype, fvcore_budget, train, context)
     from paramscope.render import summary as render
 
     publish(fmt, output,
@@ -126,7 +126,7 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
     with status(f"checking {names[0]}", enabled=len(names) > 1) as update:
         for i, name in enumerate(names):
             update(f"checking {name} ({i + 1}/{len(names)})")
-            report = _analyze(name, input, batch, set, measure, "float32", fvcore_budget, train)
+            report = analyze_target(name, input, batch, set, measure, "float32", fvcore_budget, train)
             bad = [r for r in report.layers if r.status == "mismatch"]
             results.append((name, report, bad))
     publish(fmt, output,

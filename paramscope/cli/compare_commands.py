@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from paramscope.cli.analysis_commands import DtypeOpt, _analyze
+from paramscope.cli.analysis_commands import DtypeOpt, analyze_target
 from paramscope.cli.main import app, fail
 from paramscope.cli.options import (BatchOpt, ContextOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt, ModeOpt,
                                     ModelInputOpt, OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
@@ -34,7 +34,7 @@ def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str
         for i, target in enumerate(targets):
             update(f"analysing {target} ({i + 1}/{len(targets)})"
                    + (f", measuring with {', '.join(tools)}" if tools else ""))
-            reports.append(_analyze(target, input, batch, sets, measure, dtype, train=train, context=context))
+            reports.append(analyze_target(target, input, batch, sets, measure, dtype, train=train, context=context))
     return reports
 
 
@@ -112,7 +112,7 @@ def explain(target: TargetArg,
     from paramscope.render.export import csv_text, publish
 
     quantities = _quantities(quantity)
-    report = _analyze(target, input, batch, set, "none", dtype, train=train, context=context)
+    report = analyze_target(target, input, batch, set, "none", dtype, train=train, context=context)
     scopes = [*(layer_args or []), *(layer or [])]
     exps = [render.explain(report, scope, quantities) for scope in scopes] if scopes else [
         render.explain(report, None, quantities)]

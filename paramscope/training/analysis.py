@@ -65,7 +65,7 @@ def train_subject(target: Any, input_shape=None, batch=None, overrides=None, dty
                   freeze: Iterable[str] = ()):
     """The Subject of a training analysis: parameters under ``freeze`` frozen, every node's
     ``requires_grad`` filled (traced with autograd on, or derived from the spec)."""
-    from paramscope.analysis import _with_batch, resolved_subject, subject_for
+    from paramscope.analysis import with_batch, resolved_subject, subject_for
     from paramscope.training.freeze import freeze_graph, freeze_model
 
     freeze = tuple(freeze)
@@ -80,7 +80,7 @@ def train_subject(target: Any, input_shape=None, batch=None, overrides=None, dty
 
             doc = load_document(t)
             default = default_input(doc)
-            shape = input_shape or (_with_batch(default, batch) if default else None)
+            shape = input_shape or (with_batch(default, batch) if default else None)
             spec = resolve_spec(doc, overrides or {}, shape)
     if spec is not None:
         from paramscope.training.grad_flow import spec_grad_graph

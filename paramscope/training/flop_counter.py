@@ -32,13 +32,13 @@ class TrainFlopCounterMeasurer(FlopCounterMeasurer):
         node (see :func:`_backward_counter`), its forward ones as inference does."""
         import torch
 
-        from paramscope.trace import _first_tensor, example_input, meta_model
+        from paramscope.trace import first_tensor, example_input, meta_model
 
         work = meta_model(model)
         x = example_input(input_shape, dtype)
         counter, own = _backward_counter(work)
         with torch.enable_grad(), counter:
-            out = _first_tensor(work(x))
+            out = first_tensor(work(x))
             if out is not None and out.requires_grad:
                 torch.autograd.backward(out, torch.empty_like(out))
         forward = self.collect(counter, work)
@@ -100,9 +100,9 @@ def _backward_counter(root):
     stops: list[set] = []
 
     def grad_fns(values):
-        from paramscope.trace import _tensors
+        from paramscope.trace import tensors_in
 
-        return {t.grad_fn for t in _tensors(values) if t.grad_fn is not None}
+        return {t.grad_fn for t in tensors_in(values) if t.grad_fn is not None}
 
     def enter(module, args, kwargs):
         stops.append({f._sequence_nr() for f in grad_fns([*args, *kwargs.values()])})

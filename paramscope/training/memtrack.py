@@ -36,7 +36,7 @@ def memtracker_peak(factory, input_shape, optimizer: str = "adamw", steps: int =
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.distributed._tools.mem_tracker import MemTracker
 
-    from paramscope.trace import _first_tensor
+    from paramscope.trace import first_tensor
 
     with FakeTensorMode(allow_non_fake_inputs=True):  # a meta model's tensors become fake ones
         model = factory()
@@ -52,7 +52,7 @@ def memtracker_peak(factory, input_shape, optimizer: str = "adamw", steps: int =
         grads = 0
         with tracker:
             for step in range(steps):
-                out = _first_tensor(model(x))
+                out = first_tensor(model(x))
                 if out is not None and out.requires_grad:
                     out.sum().backward()
                 grads = _categories(tracker.get_tracker_snapshot()).get("grad", 0)

@@ -47,7 +47,7 @@ def backward_blocks(report, rows) -> list[tuple[str, list[str]]]:
     """``explain``'s backward derivation of ``rows`` (a TrainReport's layer rows)."""
     if not is_train(report):
         return []
-    from paramscope.report import _term_text
+    from paramscope.report import term_text
 
     back = {id(r): b for r, b in zip(report.layers, report.backward)}
     lines, values = [], []
@@ -57,7 +57,7 @@ def backward_blocks(report, rows) -> list[tuple[str, list[str]]]:
             continue
         terms = [t for t in b.terms if t.quantity != "backward flops"
                  and not (t.quantity == "backward macs" and not t.value)]
-        lines.append(f"{row.node.key}: " + "; ".join(_term_text(t) for t in terms))
+        lines.append(f"{row.node.key}: " + "; ".join(term_text(t) for t in terms))
         values.append(b.macs or 0)
     if values:
         lines.append(f"{sum(values):,} = " + " + ".join(f"{v:,}" for v in values if v) + " (backward MACs)")
