@@ -1,0 +1,103 @@
+"""Name a forward pass's calls with the Graph's row keys, for passes other than the trace.
+
+``RowKeys(model, on_exit, on_enter)`` is a context manager: while it is active, every
+leaf-module call and every functional op the trace would record (``x + y`` in a residual
+block, ``F.relu`` in a container) calls ``on_enter(key)`` before and ``on_exit(key, output)``
+after, with ``key`` exactly as :attr:`paramscope.graph.LayerNode.key` spells it
+(``layer1.0.conv1``, ``layer1.0.relu#1``, ``layer1.0:add``).  Hooks are removed on exit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable
+
+
+def function_kind(name: str) -> str | None:
+    """The Graph kind the trace gives a function call named ``name`` (None: not recorded)."""
+    from paramscope import trace
+
+    for table in (trace.ARITHMETIC_OPS, trace.ATTENTION_OPS, trace.WEIGHTED_OPS):
+        if name in table:
+            return table[name]
+    if name in trace.FUNCTIONAL_MODULE_OPS:
+        return trace.FUNCTIONAL_MODULE_OPS[name][0]
+    return "einsum" if name == "einsum" else None
+
+
+class RowKeys:
+    """Hooks and a TorchFunctionMode that report each recorded call by its row key."""
+
+    def __init__(self, model, on_exit: Callable[[str, Any], None],
+                 on_enter: Callable[[str], None] | None = None) -> None:
+        from paramscope.formulas import registered_kinds
+        from paramscope.trace import resolve_kind
+
+        self.model, self.on_exit, self.on_enter = model, on_exit, on_enter or (lambda key: None)
+        self.names: dict[Any, str] = {}
+        for name, module in model.named_modules():
+            self.names.setdefault(module, name)
+        self.leaves = {m for m in self.names if next(m.children(), None) is None}
+        kinds = registered_kinds()
+        self.opaque = {m for m in self.leaves if resolve_kind(m)[0] in kinds}
+        self.stack: list[Any] = []
+        self.calls: Counter = Counter()
+        self.handles: list = []
+        self.mode = None
+
+    def _key(self, base: str, counter_key) -> str:
+        index = self.calls[counter_key]
+        self.calls[counter_key] += 1
+        return base if index == 0 else f"{base}#{index}"
+
+    def _pre(self, module, args):
+        self.stack.append(module)
+        if module in self.leaves:
+            module._paramscope_key = self._key(self.names[module], id(module))
+            self.on_enter(module._paramscope_key)
+
+    def _post(self, module, args, output):
+        if self.stack and self.stack[-1] is module:
+            self.stack.pop()
+        if module in self.leaves:
+            self.on_exit(module.__dict__.pop("_paramscope_key"), output)
+
+    def function_key(self, func) -> str | None:
+        """The key of a function call now, or None when the trace would not record it."""
+        if not self.stack or self.stack[-1] in self.opaque:
+            return None
+        kind = function_kind(getattr(func, "__name__", "") or "")
+        if kind is None:
+            return None
+        owner = self.names[self.stack[-1]]
+        return self._key(f"{owner}:{kind}", (owner, kind))
+
+    def __enter__(self):
+        from torch.overrides import TorchFunctionMode
+
+        for module in self.names:
+            self.handles.append(module.register_forward_pre_hook(self._pre))
+            self.handles.append(module.register_forward_hook(self._post))
+        keys = self
+
+        class KeyMode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                key = keys.function_key(func)
+                if key is None:
+                    return func(*args, **(kwargs or {}))
+                keys.on_enter(key)
+                out = func(*args, **(kwargs or {}))
+                keys.on_exit(key, out)
+                return out
+
+        self.mode = KeyMode()
+        self.mode.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.mode.__exit__(*exc)
+        finally:
+            for h in self.handles:
+                h.remove()
+            self.handles.clear()
