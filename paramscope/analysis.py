@@ -17,6 +17,8 @@ from paramscope.graph import Graph, Shape
 from paramscope.report import DTYPES, LayerRow, Report, activation_bytes
 
 DEFAULT_MEASURERS = ("torchinfo", "fvcore", "flop_counter")
+#: named explicitly only, never part of "all" (real runs: not deterministic)
+OPT_IN_MEASURERS = ("time",)
 
 
 @dataclass
@@ -42,9 +44,10 @@ def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
         return DEFAULT_MEASURERS
     names = [m.strip() for m in (measure.split(",") if isinstance(measure, str) else measure)]
     for name in names:
-        if name not in DEFAULT_MEASURERS:
-            raise ParamscopeError(f"--measure: unknown tool {name!r}{closest(name, DEFAULT_MEASURERS)}; "
-                                  f"tools: {', '.join(DEFAULT_MEASURERS)}, all, none")
+        if name and name not in DEFAULT_MEASURERS + OPT_IN_MEASURERS:
+            known = DEFAULT_MEASURERS + OPT_IN_MEASURERS
+            raise ParamscopeError(f"--measure: unknown tool {name!r}{closest(name, known)}; "
+                                  f"tools: {', '.join(known)}, all (= {','.join(DEFAULT_MEASURERS)}), none")
     return tuple(dict.fromkeys(n for n in names if n))
 
 
@@ -130,7 +133,7 @@ def _module_subject(model, label, input_shape, batch, dtype) -> Subject:
 
 def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None = None,
             overrides: dict[str, Any] | None = None, measure: str | Iterable[str] | None = DEFAULT_MEASURERS,
-            dtype: str = "float32", fvcore_budget: int | None = None) -> Report:
+            dtype: str = "float32", fvcore_budget: int | None = None, perf=None) -> Report:
     """Analyse a built-in name, YAML path, ``module:callable`` factory or an nn.Module.
 
     ``input_shape`` includes the batch (``(1, 3, 224, 224)``); ``measure`` names the
@@ -138,12 +141,13 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
     """
     tools = parse_measure(measure)
     subject = subject_for(target, input_shape, batch, overrides, dtype)
-    return report_for(subject, dtype, tools, fvcore_budget)
+    return report_for(subject, dtype, tools, fvcore_budget, perf)
 
 
 def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] = (),
-               fvcore_budget: int | None = None) -> Report:
-    """Apply the formulas to every layer call of ``subject`` and run ``tools`` on it."""
+               fvcore_budget: int | None = None, perf=None) -> Report:
+    """Apply the formulas to every layer call of ``subject`` and run ``tools`` on it;
+    ``perf`` (a :class:`paramscope.perf.PerfOptions`) adds time, roofline, receptive fields."""
     rows = [LayerRow(node, cost_of(node), activation_bytes(node, dtype)) for node in subject.graph]
     report = Report(subject.label, subject.graph.input_shape, dtype, subject.source, rows,
                     extra_params=subject.extra_params, buffers=subject.buffers,
@@ -157,8 +161,16 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
     report.unrecorded_ops = dict(subject.graph.unrecorded_ops)
     for key, n in report.unrecorded_ops.items():
         report.notes.append(f"functional op {key} ran {n}× with no formula (not in the totals)")
-    if tools:
+    counting = tuple(t for t in tools if t not in OPT_IN_MEASURERS)
+    if counting:
         from paramscope.measure.run import run_measurers
 
-        run_measurers(report, subject, tools, fvcore_budget=fvcore_budget)
+        run_measurers(report, subject, counting, fvcore_budget=fvcore_budget)
+    if "time" in tools or (perf is not None and perf.wanted):
+        from dataclasses import replace
+
+        from paramscope.perf import PerfOptions, add_perf
+
+        perf = perf or PerfOptions()
+        add_perf(report, subject, replace(perf, time=perf.time or "time" in tools))
     return report

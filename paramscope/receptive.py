@@ -64,6 +64,15 @@ class ReceptiveField:
             return {"unknown": self.unknown}
         return {"axes": [a.to_dict() for a in self.axes]}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "ReceptiveField":
+        """The inverse of :meth:`to_dict` (renderers read the report's JSON form)."""
+        if not d:
+            return cls()
+        if "unknown" in d:
+            return cls(unknown=d["unknown"])
+        return cls(tuple(AxisRF(a["size"], a["jump"], a["start"], not a["global"]) for a in d["axes"]))
+
     def text(self) -> str:
         """``11×11 /4`` (size per axis, jump), ``427×427 global``, or ``?``."""
         if self.unknown:
@@ -92,6 +101,7 @@ class RFResult:
 
     axes: int  # number of input spatial axes
     layers: dict[str, ReceptiveField] = field(default_factory=dict)
+    output: ReceptiveField = ReceptiveField()  # of the model's (first) output
     unknown_ops: dict[str, int] = field(default_factory=dict)
 
 
@@ -572,11 +582,13 @@ def receptive_fields(model, input_shape, dtype: str = "float32") -> RFResult:
     def record(key: str, out) -> None:
         t = out if isinstance(out, torch.Tensor) else next(
             (o for o in (out if isinstance(out, (tuple, list)) else ()) if isinstance(o, torch.Tensor)), None)
-        if t is not None:
-            result.layers[key] = field_of(prop.get(t), result.axes)
+        result.layers[key] = field_of(prop.get(t), result.axes) if t is not None else \
+            ReceptiveField(unknown="the call returned no tensor")
 
     keys = RowKeys(clone, record)
     with torch.no_grad(), keys, _mode(prop):
-        clone(x)
+        out = clone(x)
+    record("", out)
+    result.output = result.layers.pop("")
     result.unknown_ops = dict(prop.unknown_ops)
     return result

@@ -25,6 +25,8 @@ class LayerRow:
     cost: Cost
     activation_bytes: int
     measured: dict[str, dict[str, Any]] = field(default_factory=dict)  # tool -> figures + status
+    #: time / bytes / intensity / roofline / receptive field (paramscope.perf), when asked for
+    perf: dict[str, Any] = field(default_factory=dict)
 
     @property
     def params(self) -> int:
@@ -63,6 +65,7 @@ class LayerRow:
                       for t in self.cost.terms],
             "measured": self.measured,
             "status": self.status,
+            **self.perf,
         }
 
 
@@ -115,6 +118,8 @@ class Report:
     modules: dict[str, str] = field(default_factory=dict)
     #: functional ops the trace saw but no formula covers, "<module>:<op>" -> calls
     unrecorded_ops: dict[str, int] = field(default_factory=dict)
+    #: totals and settings of time / roofline / receptive fields (paramscope.perf), when asked for
+    perf: dict[str, Any] = field(default_factory=dict)
 
     @property
     def unsupported(self) -> list[str]:
@@ -149,13 +154,14 @@ class Report:
             "input_shape": list(self.input_shape),
             "dtype": self.dtype,
             "source": self.source,
-            "totals": self.totals,
+            "totals": {**self.totals, **self.perf.get("totals", {})},
             "complete": not self.unsupported and not self.unrecorded_ops,
             "unsupported_kinds": self.unsupported,
             "unrecorded_ops": self.unrecorded_ops,
             "layers": [r.to_dict() for r in self.layers],
             "measurers": {k: m.to_dict() for k, m in self.measurers.items()},
             "notes": self.notes,
+            **({"perf": self.perf} if self.perf else {}),
         }
 
 
