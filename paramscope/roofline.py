@@ -134,7 +134,7 @@ def _cpu_model() -> str:
     return platform.processor() or "cpu"
 
 
-def calibrate_cpu(dtype: str = "float32", repeats: int = 5) -> dict[str, Any]:
+def calibrate_cpu(dtype: str = "float32", repeats: int = 20) -> dict[str, Any]:
     """Best-of-``repeats`` rate of a 1024³ matrix product (2·n³ FLOPs) and of copying a
     64 MiB tensor (read + write: 2 × 64 MiB)."""
     import time

@@ -18,8 +18,14 @@ FvcoreBudgetOpt = Annotated[Optional[str], typer.Option(
     show_default=False)]
 
 
+RfOpt = Annotated[bool, typer.Option("--rf", help="Add each layer's receptive field (size, jump, start per axis).")]
+DeviceSpecOpt = Annotated[Optional[str], typer.Option(
+    "--device-spec", help="Roofline on a device: a100, h100, h200, cpu (measured once, cached) or "
+                          "PEAK_TFLOPS,GBPS such as 19.5,1555.", show_default=False)]
+
+
 def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] | None,
-             measure: str, dtype: str, fvcore_budget: str | None = None):
+             measure: str, dtype: str, fvcore_budget: str | None = None, perf=None):
     from paramscope.analysis import analyze, parse_measure
     from paramscope.inputs import parse_bytes
 
@@ -40,8 +46,11 @@ def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] 
             shape = parse_input(input, default, batch)  # else resolving says: give --input
     from paramscope.render.progress import status
 
-    with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)):
-        return analyze(target, shape, overrides=overrides, measure=tools, dtype=dtype, fvcore_budget=budget)
+    with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)) as update:
+        if perf is not None and perf.progress is None:
+            perf.progress = lambda text: update(f"{target}: {text}")
+        return analyze(target, shape, overrides=overrides, measure=tools, dtype=dtype, fvcore_budget=budget,
+                       perf=perf)
 
 
 @app.command()
@@ -50,14 +59,19 @@ def summary(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, s
             depth: Annotated[Optional[int], typer.Option(
                 "--depth", "-d", help="Group rows by module depth (1: conv1, layer1 … fc) with subtotals.",
                 show_default=False)] = None,
-            output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None) -> None:
+            output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None, rf: RfOpt = False,
+            device_spec: DeviceSpecOpt = None) -> None:
     """Per-layer params, MACs and measured figures with totals, memory and a reconciliation per tool."""
     from paramscope.render.export import FORMATS, publish
 
     parse_choice("--format", fmt, FORMATS)
     if depth is not None and depth < 1:
         raise fail(f"--depth must be a positive integer, got {depth}")
-    report = _analyze(target, input, batch, set, measure, dtype, fvcore_budget)
+    perf = None
+    if rf or device_spec:
+        from paramscope.perf import PerfOptions
+        perf = PerfOptions(receptive_field=rf, device_spec=device_spec)
+    report = _analyze(target, input, batch, set, measure, dtype, fvcore_budget, perf)
     from paramscope.render import summary as render
 
     publish(fmt, output,

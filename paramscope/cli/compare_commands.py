@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Annotated, Optional
 
 import typer
 
-from paramscope.cli.analysis_commands import DtypeOpt, _analyze
+from paramscope.cli.analysis_commands import DeviceSpecOpt, DtypeOpt, _analyze
 from paramscope.cli.main import app, fail
 from paramscope.cli.options import (BatchOpt, ExportFormatOpt, InputOpt, OutputOpt, SetOpt, TargetArg,
                                     parse_choice)
@@ -15,11 +16,12 @@ from paramscope.render.export import FORMATS
 
 CompareMeasureOpt = Annotated[str, typer.Option(
     "--measure", "-m", help="Tools to run on every target: torchinfo,fvcore,flop_counter, all, or none. "
-                            "Default none (formulas only); 'all' adds a check mark per target.")]
+                            "Default none (formulas only); 'all' adds a check mark per target; 'time' times "
+                            "each target for real and sets the MAC ratio beside the speed ratio.")]
 PLOT_TYPES = (".png", ".svg")
 
 
-def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str):
+def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str, perf=None):
     """Reports for each target, with a spinner on stderr when that takes a while."""
     from paramscope.analysis import parse_measure
     from paramscope.render.progress import status
@@ -30,7 +32,8 @@ def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str
         for i, target in enumerate(targets):
             update(f"analysing {target} ({i + 1}/{len(targets)})"
                    + (f", measuring with {', '.join(tools)}" if tools else ""))
-            reports.append(_analyze(target, input, batch, sets, measure, dtype))
+            reports.append(_analyze(target, input, batch, sets, measure, dtype, None,
+                                    None if perf is None else replace(perf)))
     return reports
 
 
@@ -53,7 +56,10 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
                 "--plot", help="Also draw params and MACs per stage to FILE.png or FILE.svg (needs matplotlib).",
                 show_default=False)] = None,
             layers: Annotated[bool, typer.Option("--layers/--no-layers",
-                                                 help="Show the per-layer section.")] = True) -> None:
+                                                 help="Show the per-layer section.")] = True,
+            rf: Annotated[bool, typer.Option("--rf/--no-rf", help="Receptive field of each output in the "
+                                             "headline (needs torch: one meta-device pass).")] = True,
+            device_spec: DeviceSpecOpt = None) -> None:
     """Side-by-side costs, ratios to the first target, per-stage subtotals and bar charts."""
     parse_choice("--format", fmt, FORMATS)
     if len(targets) < 2:
@@ -62,7 +68,12 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
         _check_plot(plot)
     from paramscope.render import compare as render
 
-    cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype), _labels(targets))
+    from paramscope.analysis import parse_measure
+    from paramscope.perf import PerfOptions
+
+    timed = "time" in parse_measure(measure)
+    perf = PerfOptions(receptive_field=rf, device_spec=device_spec or ("cpu" if timed else None), time=timed)
+    cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype, perf), _labels(targets))
     from paramscope.render.export import csv_text, publish
 
     publish(fmt, output,
