@@ -30,7 +30,7 @@ def positive_model(model: nn.Module) -> nn.Module:
                 setattr(module, child_name, nn.AdaptiveAvgPool2d(child.output_size))
             elif isinstance(child, nn.ReLU6):
                 setattr(module, child_name, nn.ReLU())
-    model = model.double().eval()
+    model = model.double().eval().requires_grad_(False)  # only the input's gradient is needed
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
@@ -91,15 +91,23 @@ def position_for(rf, out_shape, size: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(pos)
 
 
-def check_model(model: nn.Module, input_shape, predicted, dedupe: bool = False) -> tuple[int, list[str]]:
+def check_model(model: nn.Module, input_shape, predicted, dedupe: bool = False,
+                limit: int | None = None) -> tuple[int, list[str]]:
     """Compare every predicted receptive field with the gradient measurement; returns the
-    number of layer outputs checked and the disagreements (``key: axis ...``)."""
+    number of layer outputs checked and the disagreements (``key: axis ...``).  ``dedupe``
+    checks a (window, output shape, position) once; ``limit`` checks at most that many
+    layer outputs, evenly spread over the network, the last one included."""
     model = positive_model(model)
     x = torch.ones(input_shape, dtype=torch.float64, requires_grad=True)
     outs = outputs_by_key(model, x)
     size = tuple(input_shape[2:])
     bad, checked, seen = [], 0, set()
-    for key, rf in predicted.layers.items():
+    keys = list(predicted.layers)
+    if limit is not None and len(keys) > limit:
+        step = (len(keys) - 1) / (limit - 1)
+        keys = [keys[round(i * step)] for i in range(limit)]
+    for key in keys:
+        rf = predicted.layers[key]
         if rf.unknown or not rf.axes or key not in outs:
             continue
         out = outs[key]

@@ -105,14 +105,19 @@ def explain(target: TargetArg,
             quantity: Annotated[str, typer.Option(
                 "--quantity", "-q", help="Which derivations: params, macs, flops (comma list) or all.")] = "params,macs",
             input: InputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
-            dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table", output: OutputOpt = None) -> None:
+            dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
+            rf: Annotated[bool, typer.Option("--rf", help="Also each layer's receptive field.")] = False,
+            device_spec: DeviceSpecOpt = None) -> None:
     """The derivation of every figure from the formulas: per layer, per stage, the total."""
     parse_choice("--format", fmt, FORMATS)
     from paramscope.render import explain as render
     from paramscope.render.export import csv_text, publish
 
     quantities = _quantities(quantity)
-    report = _analyze(target, input, batch, set, "none", dtype)
+    from paramscope.perf import PerfOptions
+
+    perf = PerfOptions(receptive_field=rf, device_spec=device_spec) if rf or device_spec else None
+    report = _analyze(target, input, batch, set, "none", dtype, None, perf)
     scopes = [*(layer_args or []), *(layer or [])]
     exps = [render.explain(report, scope, quantities) for scope in scopes] if scopes else [
         render.explain(report, None, quantities)]

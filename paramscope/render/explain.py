@@ -241,13 +241,20 @@ def _hp(value: Any) -> str:
 def explanation_blocks(exp: Explanation) -> list[tuple[str | None, list[str]]]:
     """``(heading, lines)`` blocks, shared by the terminal and Markdown renderings."""
     blocks: list[tuple[str | None, list[str]]] = []
+    if exp.report.perf:  # --rf / --device-spec: bytes, intensity, roofline, receptive field
+        from paramscope.render.perf import explain_lines, explain_title
+
+        perf = [(explain_title(exp.report), explain_lines(exp.report, exp.rows, total=exp.scope is None))]
+    else:
+        perf = []
     if exp.detail:
         for row in exp.rows:
             blocks.append((None, detail_lines(row)))
-        return blocks
+        return blocks + perf
     for section in exp.sections:
         title = TITLES[section.quantity] + (f" of {exp.scope}" if exp.scope else "")
         blocks.append((title, section.lines()))
+    blocks += perf
     notes = exp.notes()
     if notes:
         blocks.append(("Notes", notes))

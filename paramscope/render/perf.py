@@ -246,3 +246,49 @@ def speed_notes(labels: list[str], reports: list[Report]) -> list[str]:
                      f"far below the device's peak on so little work per byte")
         out.append(text + ".")
     return out
+
+
+# ---------------------------------------------------------------------- explain
+
+
+def explain_lines(report: Report, rows, total: bool = True) -> list[str]:
+    """Per layer: the bytes and intensity arithmetic, the roofline and the receptive field."""
+    from paramscope.receptive import ReceptiveField
+    from paramscope.roofline import traffic
+
+    spec = report.perf.get("device_spec")
+    out = []
+    for row in rows:
+        q = row.perf
+        if "bytes" not in q:
+            continue
+        tr = traffic(row.node, report.dtype)
+        flops = row.cost.flops
+        line = f"{row.node.key or '(root)'}: bytes = {tr.expression()}"
+        if flops is None:
+            line += "; intensity unknown (no FLOPs formula)"
+        elif tr.bytes:
+            line += f"; intensity = {flops:,} FLOPs / {tr.bytes:,} B = {flops / tr.bytes:,.2f} FLOP/B"
+        if spec and q.get("roofline_time") is not None:
+            peak, bw = spec["peak_flops_per_s"], spec["bandwidth_bytes_per_s"]
+            line += (f"; roofline = max({flops:,} / {peak / 1e12:g} TFLOP/s, {tr.bytes:,} / {bw / 1e9:g} GB/s) = "
+                     f"max({seconds(flops / peak)}, {seconds(tr.bytes / bw)}) = {seconds(q['roofline_time'])} "
+                     f"({q['bound']}-bound)")
+        if "receptive_field" in q:
+            line += f"; receptive field: {ReceptiveField.from_dict(q['receptive_field']).formula()}"
+        out.append(line)
+    t = report.perf.get("totals", {})
+    if total and t.get("bytes"):
+        out.append(f"total: bytes = {t['bytes']:,}; intensity = {report.totals['flops']:,} / {t['bytes']:,} = "
+                   f"{t['intensity']:,.2f} FLOP/B" + (f"; roofline time = {seconds(t['roofline_time'])} "
+                                                      f"(sum over layers)" if t.get("roofline_time") else ""))
+    return out
+
+
+def explain_title(report: Report) -> str:
+    parts = ["Bytes moved and arithmetic intensity"]
+    if "device_spec" in report.perf:
+        parts.append(f"roofline on {report.perf['device_spec']['name']}")
+    if "receptive_field" in report.perf:
+        parts.append("receptive field (window of output position i: [start + i·jump, start + i·jump + size − 1])")
+    return ", ".join(parts)
