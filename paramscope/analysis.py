@@ -166,7 +166,7 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
         from paramscope.measure.run import run_measurers
 
         run_measurers(report, subject, counting, fvcore_budget=fvcore_budget)
-    if "time" in tools or (perf is not None and perf.wanted):
+    if "time" in tools or perf is not None:
         from dataclasses import replace
 
         from paramscope.perf import PerfOptions, add_perf
