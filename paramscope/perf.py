@@ -102,6 +102,7 @@ def _add_time(report, meta_model, options: PerfOptions) -> None:
                                         threads=options.threads, budget_bytes=options.budget_bytes)
     timing = measurer.measure(meta_model(), report.input_shape, report.dtype,
                               need_bytes=t["param_bytes"] + t["activation_bytes"] + t["input_bytes"],
+                              owners={r.node.name for r in report.layers if r.node.is_functional},
                               progress=options.progress)
     report.perf["time"] = timing.to_dict()
     if timing.status != "ok":

@@ -21,7 +21,8 @@ def run(targets: list[str], threads: int, repeats: int, warmup: int = 3) -> list
     for target in targets:
         subject = subject_for(target)
         t = time_model(subject.meta_model(), subject.graph.input_shape, warmup=warmup, repeats=repeats,
-                       threads=threads, budget_bytes=2 ** 63)
+                       threads=threads, budget_bytes=2 ** 63,
+                       owners={n.name for n in subject.graph if n.is_functional})
         cov = t.coverage
         rows.append({"target": target, "layers": len(t.layers), "bare": t.total, "timed": t.hooked_total,
                      "overhead": t.overhead, "coverage": cov})

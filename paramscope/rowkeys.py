@@ -29,7 +29,10 @@ class RowKeys:
     """Hooks and a TorchFunctionMode that report each recorded call by its row key."""
 
     def __init__(self, model, on_exit: Callable[[str, Any], None],
-                 on_enter: Callable[[str], None] | None = None) -> None:
+                 on_enter: Callable[[str], None] | None = None, owners: set[str] | None = None) -> None:
+        """``owners``: the modules known to run recorded functional ops (a Graph's functional
+        nodes' names); only they and the leaves are hooked, and no function mode runs when
+        it is empty (fewer timers: the time measurer's overhead).  None hooks every module."""
         from paramscope.formulas import registered_kinds
         from paramscope.trace import resolve_kind
 
@@ -40,6 +43,7 @@ class RowKeys:
         self.leaves = {m for m in self.names if next(m.children(), None) is None}
         kinds = registered_kinds()
         self.opaque = {m for m in self.leaves if resolve_kind(m)[0] in kinds}
+        self.owners = owners
         self.stack: list[Any] = []
         self.calls: Counter = Counter()
         self.handles: list = []
@@ -75,9 +79,12 @@ class RowKeys:
     def __enter__(self):
         from torch.overrides import TorchFunctionMode
 
-        for module in self.names:
-            self.handles.append(module.register_forward_pre_hook(self._pre))
-            self.handles.append(module.register_forward_hook(self._post))
+        for module, name in self.names.items():
+            if self.owners is None or module in self.leaves or name in self.owners:
+                self.handles.append(module.register_forward_pre_hook(self._pre))
+                self.handles.append(module.register_forward_hook(self._post))
+        if self.owners is not None and not self.owners:
+            return self
         keys = self
 
         class KeyMode(TorchFunctionMode):
@@ -96,7 +103,8 @@ class RowKeys:
 
     def __exit__(self, *exc) -> None:
         try:
-            self.mode.__exit__(*exc)
+            if self.mode is not None:
+                self.mode.__exit__(*exc)
         finally:
             for h in self.handles:
                 h.remove()

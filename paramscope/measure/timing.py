@@ -119,9 +119,12 @@ def check_device(device: str) -> str:
 
 
 def time_model(meta_model, input_shape, dtype: str = "float32", *, device: str = "cpu", warmup: int = 3,
-               repeats: int = 10, threads: int | None = None, need_bytes: int | None = None, budget_bytes: int | None = None,
+               repeats: int = 10, threads: int | None = None, owners: set[str] | None = None, need_bytes: int | None = None, budget_bytes: int | None = None,
                progress: Callable[[str], None] | None = None) -> Timing:
-    """Time ``meta_model`` (a meta-device module; never the user's) on real tensors."""
+    """Time ``meta_model`` (a meta-device module; never the user's) on real tensors.
+
+    ``owners``: names of the modules whose functional ops (residual adds ...) are rows of
+    the report; with it only those and the leaves carry timers (see RowKeys)."""
     import torch
 
     from paramscope.rowkeys import RowKeys
@@ -175,7 +178,7 @@ def time_model(meta_model, input_shape, dtype: str = "float32", *, device: str =
             sync()
             bare.append(clock() - start)
             seen = {k: len(v) for k, v in samples.items()}
-            with RowKeys(model, leave, enter):
+            with RowKeys(model, leave, enter, owners):
                 sync()
                 start = clock()
                 model(x)
