@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from paramscope.errors import ParamscopeError
+
 #: the per-layer coverage of the whole-model time beyond which a note says the timing is noisy
 COVERAGE_TOLERANCE = 0.15
 
@@ -75,18 +77,33 @@ def add_perf(report, subject, options: PerfOptions) -> None:
         if roof_total is None:
             report.notes.append("roofline: some layer has no FLOPs formula, so the total roofline time is unknown")
     if options.receptive_field:
-        _add_receptive_fields(report, meta_model)
-        totals["receptive_field"] = report.perf["receptive_field"]["output"]
+        try:
+            _add_receptive_fields(report, meta_model)
+            totals["receptive_field"] = report.perf["receptive_field"]["output"]
+        except ParamscopeError:
+            raise
+        except Exception as err:  # a model the meta pass cannot run: say so, keep the rest
+            report.perf["receptive_field"] = {"failed": f"{type(err).__name__}: {err}"}
+            report.notes.append(f"receptive field: the meta-device pass failed: {type(err).__name__}: {err}")
     if options.time:
-        _add_time(report, meta_model, options)
+        try:
+            _add_time(report, meta_model, options)
+        except ParamscopeError:
+            raise
+        except Exception as err:  # the real run failed (an input the model cannot take ...)
+            report.perf["time"] = {"status": "failed", "note": f"{type(err).__name__}: {err}"}
+            report.notes.append(f"time: failed: {type(err).__name__}: {' '.join(str(err).split())[:300]}")
 
 
 def _add_receptive_fields(report, meta_model) -> None:
     from paramscope.receptive import ReceptiveField, receptive_fields
 
     rf = receptive_fields(meta_model(), report.input_shape, report.dtype)
+    missing = ReceptiveField(unknown="this call was not seen by the pass") if rf.axes else ReceptiveField()
+    if not rf.axes:
+        report.notes.append("receptive field: the input has no spatial axes (dims after N, C)")
     for row in report.layers:
-        field = rf.layers.get(row.node.key, ReceptiveField(unknown="this call was not seen by the pass"))
+        field = rf.layers.get(row.node.key, missing)
         row.perf["receptive_field"] = field.to_dict()
     report.perf["receptive_field"] = {"input_axes": rf.axes, "output": rf.output.to_dict(),
                                       "unknown_ops": rf.unknown_ops}

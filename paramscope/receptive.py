@@ -558,7 +558,7 @@ def field_of(st: State, naxes: int) -> ReceptiveField:
         if a not in rfs:
             return ReceptiveField(unknown=f"output does not depend on input axis {a}")
         s, j, z = rfs[a]
-        axes.append(AxisRF(z, j, s, a in indexed))
+        axes.append(AxisRF(z, j, s, a in indexed and j != 0))  # jump 0: every position sees it
     return ReceptiveField(tuple(axes))
 
 

@@ -128,3 +128,15 @@ def test_compare_headline_vgg_vs_resnet_stem(cli):
     out = cli("compare", "vgg-stem", "resnet-stem", "--no-layers").out
     line = next(l for l in out.splitlines() if l.startswith("receptive field"))
     assert "16×16 /4" in line and "9×9 /4" in line
+
+
+def test_squeeze_excite_gate_makes_every_output_global():
+    from torch_models import GroupedSE
+
+    model = GroupedSE().eval()
+    shape = (1, 64, 12, 12)
+    rf = receptive_fields(model, shape)
+    assert _axes(rf.layers["conv"]) == [(3, 1, -1, True)] * 2
+    assert not any(a.indexed for a in rf.layers["se:mul"].axes)  # the gate sees the whole input
+    checked, bad = check_model(model, shape, rf)
+    assert checked >= 4 and not bad, bad

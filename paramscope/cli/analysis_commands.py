@@ -46,6 +46,9 @@ def _analyze(target: str, input: str | None, batch: int | None, sets: list[str] 
             shape = parse_input(input, default, batch)  # else resolving says: give --input
     from paramscope.render.progress import status
 
+    if perf is None and "time" in tools:
+        from paramscope.perf import PerfOptions
+        perf = PerfOptions(time=True)
     with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)) as update:
         if perf is not None and perf.progress is None:
             perf.progress = lambda text: update(f"{target}: {text}")

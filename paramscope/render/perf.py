@@ -44,7 +44,7 @@ def perf_layer_grid(report: Report) -> Grid:
     p = report.perf
     timed = p.get("time", {}).get("status") == "ok"
     roof = "device_spec" in p
-    rf = "receptive_field" in p
+    rf = "output" in p.get("receptive_field", {})
     cols = [Col("layer"), Col("kind", optional=3)]
     if rf:
         cols.append(Col("RF size /jump"))
@@ -80,7 +80,7 @@ def _title(report: Report) -> str:
                      f"after {t['warmup']} warm-up")
     if "device_spec" in report.perf:
         parts.append(f"roofline on {report.perf['device_spec']['name']}")
-    if "receptive_field" in report.perf:
+    if "output" in report.perf.get("receptive_field", {}):
         parts.append("receptive field per input axis: size /jump (input pixels)")
     return "Per layer: " + ("; ".join(parts) if parts else "bytes moved and arithmetic intensity")
 
@@ -115,7 +115,7 @@ def perf_totals_grid(report: Report) -> Grid:
         by = p.get("roofline_time_by_bound", {})
         grid.add("roofline time (sum over layers)", seconds(tot.get("roofline_time")))
         grid.add("  in compute- / memory-bound layers", f"{seconds(by.get('compute'))} / {seconds(by.get('memory'))}")
-    if "receptive_field" in p:
+    if "output" in p.get("receptive_field", {}):
         grid.add("receptive field of the output", rf_text(p["receptive_field"]["output"]))
     return grid
 
