@@ -31,6 +31,7 @@ class PerfOptions:
     repeats: int = 10
     threads: int | None = None
     budget_bytes: int | None = None
+    clock: str = "wall"  # or "cpu": process CPU time (a shared machine)
     progress: Callable[[str], None] | None = None  # told "timing pass 3/10" (the CLI's spinner)
 
     @property
@@ -43,6 +44,11 @@ def add_perf(report, subject, options: PerfOptions) -> None:
     from paramscope.roofline import device_spec, roof, traffic
 
     dtype = report.dtype
+    if options.threads is not None:  # before a cpu calibration, so the roofline uses the same threads
+        if options.threads < 1:
+            raise ParamscopeError(f"--threads must be >= 1, got {options.threads}")
+        import torch
+        torch.set_num_threads(options.threads)
     spec = device_spec(options.device_spec, dtype) if options.device_spec else None
     totals: dict[str, Any] = {}
     report.perf["totals"] = totals
@@ -116,7 +122,8 @@ def _add_time(report, meta_model, options: PerfOptions) -> None:
 
     t = report.totals
     measurer = OPT_IN_MEASURERS["time"](device=options.device, warmup=options.warmup, repeats=options.repeats,
-                                        threads=options.threads, budget_bytes=options.budget_bytes)
+                                        threads=options.threads, budget_bytes=options.budget_bytes,
+                                        clock=options.clock)
     timing = measurer.measure(meta_model(), report.input_shape, report.dtype,
                               need_bytes=t["param_bytes"] + t["activation_bytes"] + t["input_bytes"],
                               owners={r.node.name for r in report.layers if r.node.is_functional},
@@ -140,4 +147,4 @@ def _add_time(report, meta_model, options: PerfOptions) -> None:
         report.notes.append(f"time: the per-layer medians sum to {timing.layer_sum * 1e3:.2f} ms, "
                             f"{timing.layer_sum / whole:.0%} of the whole-model median {whole * 1e3:.2f} ms "
                             f"(within each pass the layers cover {cov.low:.0%}..{cov.high:.0%}); the machine was "
-                            "busy or the passes are short: raise --repeats or use --threads 1")
+                            "busy or the passes are short: raise --repeats, or use --threads 1 --clock cpu")

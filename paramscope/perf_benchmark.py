@@ -13,7 +13,7 @@ import argparse
 import sys
 
 
-def run(targets: list[str], threads: int, repeats: int, warmup: int = 3) -> list[dict]:
+def run(targets: list[str], threads: int, repeats: int, warmup: int = 3, clock: str = "wall") -> list[dict]:
     from paramscope.analysis import subject_for
     from paramscope.measure.timing import time_model
 
@@ -21,7 +21,7 @@ def run(targets: list[str], threads: int, repeats: int, warmup: int = 3) -> list
     for target in targets:
         subject = subject_for(target)
         t = time_model(subject.meta_model(), subject.graph.input_shape, warmup=warmup, repeats=repeats,
-                       threads=threads, budget_bytes=2 ** 63,
+                       threads=threads, budget_bytes=2 ** 63, clock=clock,
                        owners={n.name for n in subject.graph if n.is_functional})
         cov = t.coverage
         rows.append({"target": target, "layers": len(t.layers), "bare": t.total, "timed": t.hooked_total,
@@ -29,11 +29,11 @@ def run(targets: list[str], threads: int, repeats: int, warmup: int = 3) -> list
     return rows
 
 
-def table(rows: list[dict], threads: int, repeats: int) -> str:
+def table(rows: list[dict], threads: int, repeats: int, clock: str = "wall") -> str:
     def ms(stat):
         return f"{stat.median * 1e3:.2f} ms ({stat.low * 1e3:.2f}..{stat.high * 1e3:.2f})"
 
-    out = [f"time measurer overhead, {threads} thread(s), median of {repeats} passes (min..max)", "",
+    out = [f"time measurer overhead, {threads} thread(s), {clock} clock, median of {repeats} passes (min..max)", "",
            "| target | layer calls | bare forward | timed forward | overhead | layers' share of a timed pass |",
            "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -48,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("targets", nargs="*", default=["resnet50", "cifar-resnet", "vgg-stem"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     args = parser.parse_args(argv)
-    print(table(run(args.targets, args.threads, args.repeats), args.threads, args.repeats))
+    print(table(run(args.targets, args.threads, args.repeats, clock=args.clock), args.threads, args.repeats,
+                args.clock))
     return 0
 
 

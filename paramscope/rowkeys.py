@@ -44,6 +44,10 @@ class RowKeys:
         kinds = registered_kinds()
         self.opaque = {m for m in self.leaves if resolve_kind(m)[0] in kinds}
         self.owners = owners
+        #: with owners: the mode is on only while an owner (not a costed leaf) runs
+        self.scoped = bool(owners)
+        self.mode_on = False
+        self.toggles: list[int] = []
         self.stack: list[Any] = []
         self.calls: Counter = Counter()
         self.handles: list = []
@@ -56,6 +60,11 @@ class RowKeys:
 
     def _pre(self, module, args):
         self.stack.append(module)
+        if self.scoped:  # the function mode runs only inside owners, never inside a costed leaf
+            if module in self.opaque:
+                self.toggles.append(-1 if self._switch(False) else 0)
+            else:  # an owner
+                self.toggles.append(1 if self._switch(True) else 0)
         if module in self.leaves:
             module._paramscope_key = self._key(self.names[module], id(module))
             self.on_enter(module._paramscope_key)
@@ -65,6 +74,21 @@ class RowKeys:
             self.stack.pop()
         if module in self.leaves:
             self.on_exit(module.__dict__.pop("_paramscope_key"), output)
+        if self.scoped and self.toggles:
+            toggled = self.toggles.pop()
+            if toggled:
+                self._switch(toggled < 0)  # back as it was
+
+    def _switch(self, on: bool) -> bool:
+        """Turn the function mode on or off; True when that changed anything."""
+        if self.mode_on == on:
+            return False
+        if on:
+            self.mode.__enter__()
+        else:
+            self.mode.__exit__(None, None, None)
+        self.mode_on = on
+        return True
 
     def function_key(self, func) -> str | None:
         """The key of a function call now, or None when the trace would not record it."""
@@ -98,13 +122,15 @@ class RowKeys:
                 return out
 
         self.mode = KeyMode()
-        self.mode.__enter__()
+        if not self.scoped:
+            self._switch(True)
         return self
 
     def __exit__(self, *exc) -> None:
         try:
-            if self.mode is not None:
+            if self.mode is not None and self.mode_on:
                 self.mode.__exit__(*exc)
+                self.mode_on = False
         finally:
             for h in self.handles:
                 h.remove()

@@ -29,7 +29,7 @@ BUILD = {
 SIZES = {"vgg16": 224}
 
 
-def check(name: str, size: int | None = None, dedupe: bool = True) -> tuple[int, list[str], dict]:
+def check(name: str, size: int | None = None, dedupe: bool = True, limit: int | None = None) -> tuple[int, list[str], dict]:
     import torch
     import torchvision
 
@@ -38,7 +38,7 @@ def check(name: str, size: int | None = None, dedupe: bool = True) -> tuple[int,
     size = size or SIZES.get(name, 128)
     shape = (1, 3, size, size)
     predicted = receptive_fields(model, shape)
-    checked, bad = check_model(model, shape, predicted, dedupe=dedupe)
+    checked, bad = check_model(model, shape, predicted, dedupe=dedupe, limit=limit)
     return checked, bad, predicted
 
 

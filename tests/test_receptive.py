@@ -140,3 +140,17 @@ def test_squeeze_excite_gate_makes_every_output_global():
     assert not any(a.indexed for a in rf.layers["se:mul"].axes)  # the gate sees the whole input
     checked, bad = check_model(model, shape, rf)
     assert checked >= 4 and not bad, bad
+
+
+@pytest.mark.torchvision
+@pytest.mark.parametrize("name", ["resnet50", "vgg16", "mobilenet_v2", "googlenet"])
+def test_torchvision_models_agree_with_gradients(name):
+    """Eight layer outputs per model at 64×64 (vgg16: 224, where its adaptive pool is 7 -> 7);
+    tests/rf_torchvision_check.py checks every layer output."""
+    pytest.importorskip("torchvision")
+    from rf_torchvision_check import check
+
+    checked, bad, predicted = check(name, size=224 if name == "vgg16" else 64, limit=8)
+    assert checked > 0 and not bad, bad[:5]
+    assert not predicted.unknown_ops
+    assert not any(a.indexed for a in predicted.output.axes)  # the classifier sees the whole image

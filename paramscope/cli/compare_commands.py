@@ -59,7 +59,12 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
                                                  help="Show the per-layer section.")] = True,
             rf: Annotated[bool, typer.Option("--rf/--no-rf", help="Receptive field of each output in the "
                                              "headline (needs torch: one meta-device pass).")] = True,
-            device_spec: DeviceSpecOpt = None) -> None:
+            device_spec: DeviceSpecOpt = None,
+            threads: Annotated[Optional[int], typer.Option(
+                "--threads", help="With --measure time: CPU threads for torch.", show_default=False)] = None,
+            clock: Annotated[str, typer.Option(
+                "--clock", help="With --measure time: wall, or cpu (process CPU time; a shared machine).")] = "wall",
+            ) -> None:
     """Side-by-side costs, ratios to the first target, per-stage subtotals and bar charts."""
     parse_choice("--format", fmt, FORMATS)
     if len(targets) < 2:
@@ -72,7 +77,9 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
     from paramscope.perf import PerfOptions
 
     timed = "time" in parse_measure(measure)
-    perf = PerfOptions(receptive_field=rf, device_spec=device_spec or ("cpu" if timed else None), time=timed)
+    parse_choice("--clock", clock, ("wall", "cpu"))
+    perf = PerfOptions(receptive_field=rf, device_spec=device_spec or ("cpu" if timed else None), time=timed,
+                       threads=threads, clock=clock)
     cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype, perf), _labels(targets))
     from paramscope.render.export import csv_text, publish
 

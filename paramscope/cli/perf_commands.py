@@ -24,6 +24,9 @@ def profile(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, s
             time_budget: Annotated[Optional[str], typer.Option(
                 "--time-budget", help="Memory the real run may use (default 2GB; e.g. 16GB, inf).",
                 show_default=False)] = None,
+            clock: Annotated[str, typer.Option(
+                "--clock", help="wall (elapsed) or cpu (this process's CPU time: on a shared machine, "
+                                "with --threads 1).")] = "wall",
             rf: Annotated[bool, typer.Option("--rf/--no-rf", help="Receptive field per layer.")] = True,
             fmt: ExportFormatOpt = "table", output: OutputOpt = None) -> None:
     """Time every layer for real (median of repeated passes) beside its roofline and receptive field."""
@@ -32,12 +35,13 @@ def profile(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, s
     from paramscope.render.export import FORMATS, publish
 
     parse_choice("--format", fmt, FORMATS)
+    parse_choice("--clock", clock, ("wall", "cpu"))
     if warmup < 0 or repeats < 1 or (threads is not None and threads < 1):
         raise fail(f"--warmup must be >= 0, --repeats >= 1 and --threads >= 1 (got {warmup}, {repeats}, {threads})")
     spec = device_spec or ("cpu" if device == "cpu" else None)
     budget = parse_bytes(time_budget, "--time-budget") if time_budget is not None else None
     perf = PerfOptions(receptive_field=rf, device_spec=spec, time=True, device=device, warmup=warmup,
-                       repeats=repeats, threads=threads, budget_bytes=budget)
+                       repeats=repeats, threads=threads, budget_bytes=budget, clock=clock)
     report = _analyze(target, input, batch, set, "time", dtype, None, perf)
     from paramscope.render import perf as render
     from paramscope.render.summary import head_line

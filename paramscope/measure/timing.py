@@ -21,6 +21,9 @@ from typing import Any, Callable
 from paramscope.errors import ParamscopeError
 
 DEFAULT_BUDGET = 2 * 10 ** 9
+#: ``wall``: elapsed time (what a user waits); ``cpu``: CPU time of this process, every
+#: thread summed -- immune to other processes sharing the cores (use with one thread).
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 BUDGET_ENV = "PARAMSCOPE_TIME_BUDGET"
 
 
@@ -47,6 +50,7 @@ class Timing:
     status: str = "ok"  # "ok" | "skipped" | "failed"
     note: str = ""
     device: str = "cpu"
+    clock: str = "wall"  # "wall" (perf_counter) | "cpu" (process CPU time, all threads summed)
     threads: int = 0
     warmup: int = 0
     repeats: int = 0
@@ -74,7 +78,7 @@ class Timing:
         return self.hooked_total.median / self.total.median - 1
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"status": self.status, "note": self.note, "device": self.device,
+        d: dict[str, Any] = {"status": self.status, "note": self.note, "device": self.device, "clock": self.clock,
                              "threads": self.threads, "warmup": self.warmup, "repeats": self.repeats,
                              "statistic": "median over repeats; spread = min..max"}
         if self.total:
@@ -119,7 +123,7 @@ def check_device(device: str) -> str:
 
 
 def time_model(meta_model, input_shape, dtype: str = "float32", *, device: str = "cpu", warmup: int = 3,
-               repeats: int = 10, threads: int | None = None, owners: set[str] | None = None, need_bytes: int | None = None, budget_bytes: int | None = None,
+               repeats: int = 10, threads: int | None = None, owners: set[str] | None = None, clock: str = "wall", need_bytes: int | None = None, budget_bytes: int | None = None,
                progress: Callable[[str], None] | None = None) -> Timing:
     """Time ``meta_model`` (a meta-device module; never the user's) on real tensors.
 
@@ -133,11 +137,15 @@ def time_model(meta_model, input_shape, dtype: str = "float32", *, device: str =
     if warmup < 0 or repeats < 1:
         raise ParamscopeError(f"--warmup must be >= 0 and --repeats >= 1, got {warmup} and {repeats}")
     device = check_device(device)
+    if clock not in CLOCKS:
+        raise ParamscopeError(f"--clock expects {' or '.join(CLOCKS)}, got {clock!r}")
+    if clock == "cpu" and device != "cpu":
+        raise ParamscopeError("--clock cpu measures CPU time: use it with --device cpu")
     if threads is not None:
         if threads < 1:
             raise ParamscopeError(f"--threads must be >= 1, got {threads}")
         torch.set_num_threads(threads)
-    timing = Timing(device=device, threads=torch.get_num_threads(), warmup=warmup, repeats=repeats)
+    timing = Timing(device=device, clock=clock, threads=torch.get_num_threads(), warmup=warmup, repeats=repeats)
     if budget_bytes is None:
         from paramscope.inputs import parse_bytes
 
@@ -153,7 +161,7 @@ def time_model(meta_model, input_shape, dtype: str = "float32", *, device: str =
     model = real_model(meta_model, device)
     x = example_input(tuple(input_shape), dtype, device=device)
     sync = _sync(device)
-    clock = time.perf_counter
+    clock = CLOCKS[clock]
     starts: dict[str, float] = {}
     samples: dict[str, list[float]] = {}
 

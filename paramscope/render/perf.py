@@ -76,7 +76,8 @@ def _title(report: Report) -> str:
     parts = []
     t = report.perf.get("time", {})
     if t.get("status") == "ok":
-        parts.append(f"time on {t['device']}, {t['threads']} thread(s), median of {t['repeats']} passes "
+        parts.append(f"{'CPU ' if t.get('clock') == 'cpu' else ''}time on {t['device']}, {t['threads']} thread(s), "
+                     f"median of {t['repeats']} passes "
                      f"after {t['warmup']} warm-up")
     if "device_spec" in report.perf:
         parts.append(f"roofline on {report.perf['device_spec']['name']}")
@@ -94,7 +95,8 @@ def perf_totals_grid(report: Report) -> Grid:
     if t.get("status") == "ok":
         total, timed = t["total"], t["timed_pass"]
         cov = t["layer_coverage"]
-        grid.add("measured on", f"{t['device']}, {t['threads']} thread(s)")
+        grid.add("measured on", f"{t['device']}, {t['threads']} thread(s), "
+                 + ("CPU time of this process" if t.get("clock") == "cpu" else "wall-clock time"))
         grid.add("whole model (median, min..max)",
                  f"{seconds(total['median_s'])} ({seconds(total['min_s'])}..{seconds(total['max_s'])})")
         grid.add("sum of the per-layer medians", f"{seconds(t['layer_sum_s'])} "
