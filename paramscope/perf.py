@@ -113,6 +113,10 @@ def _add_receptive_fields(report, meta_model) -> None:
         row.perf["receptive_field"] = field.to_dict()
     report.perf["receptive_field"] = {"input_axes": rf.axes, "output": rf.output.to_dict(),
                                       "unknown_ops": rf.unknown_ops}
+    if any(row.node.training and "BatchNorm" in row.node.kind for row in report.layers):
+        report.notes.append("receptive field: the model is in training mode, where BatchNorm normalises with "
+                            "batch statistics, so every output depends on every position (global); call "
+                            ".eval() for inference receptive fields")
     for op, n in rf.unknown_ops.items():
         report.notes.append(f"receptive field: {op} ran {n}× with no rule; layers after it show '?'")
 

@@ -154,3 +154,20 @@ def test_torchvision_models_agree_with_gradients(name):
     assert checked > 0 and not bad, bad[:5]
     assert not predicted.unknown_ops
     assert not any(a.indexed for a in predicted.output.axes)  # the classifier sees the whole image
+
+
+#: published receptive fields (size, effective stride, effective padding) of the last feature
+#: map, Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks",
+#: Distill 2019, table of common networks
+PUBLISHED = {"vgg16": ("features.30", 212, 32, 90), "resnet50": ("layer4.2.relu#2", 427, 32, 213),
+             "mobilenet_v2": ("features.18.2", 491, 32, 245)}
+
+
+@pytest.mark.torchvision
+@pytest.mark.parametrize("name", list(PUBLISHED))
+def test_torchvision_receptive_fields_equal_published_figures(name):
+    tv = pytest.importorskip("torchvision")
+    key, size, jump, padding = PUBLISHED[name]
+    model = getattr(tv.models, name)().eval()
+    rf = receptive_fields(model, (1, 3, 224, 224)).layers[key]
+    assert _axes(rf) == [(size, jump, -padding, True)] * 2
