@@ -89,6 +89,10 @@ class Timing:
         return d
 
 
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 1e9:,.2f} GB" if nbytes >= 10 ** 8 else f"{nbytes / 1e6:,.3f} MB"
+
+
 def _sync(device: str) -> Callable[[], None]:
     if device.startswith("cuda"):
         import torch
@@ -153,8 +157,8 @@ def time_model(meta_model, input_shape, dtype: str = "float32", *, device: str =
         budget_bytes = DEFAULT_BUDGET if raw is None else parse_bytes(raw, BUDGET_ENV)
     if need_bytes is not None and need_bytes > budget_bytes:
         timing.status = "skipped"
-        timing.note = (f"needs ~{need_bytes / 1e9:.2f} GB (params + activations + input), over the budget "
-                       f"of {budget_bytes / 1e9:.2f} GB; force it with --time-budget "
+        timing.note = (f"needs ~{_size(need_bytes)} (params + activations + input), over the budget "
+                       f"of {_size(budget_bytes)}; force it with --time-budget "
                        f"{max(1, int(need_bytes / 1e9 + 1))}GB or {BUDGET_ENV}")
         return timing
     progress = progress or (lambda _text: None)

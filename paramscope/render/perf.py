@@ -106,7 +106,7 @@ def perf_totals_grid(report: Report) -> Grid:
         grid.add("timer overhead (timed / bare pass)", f"{100 * t['timer_overhead']:+.1f}%")
         grid.add("achieved", rate(tot.get("achieved_flops_per_s")))
     elif t:
-        grid.add("time", f"{t['status']}: {t['note']}")
+        grid.add("time", f"{t['status']} (see the note)")
     grid.add("bytes moved (weights + inputs + outputs)", f"{commas(tot.get('bytes'))} ({megabytes(tot.get('bytes', 0))})")
     grid.add("arithmetic intensity (FLOPs / bytes)", f"{intensity(tot.get('intensity'))} FLOP/B")
     if "device_spec" in p:
