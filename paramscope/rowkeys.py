@@ -48,6 +48,7 @@ class RowKeys:
         self.scoped = bool(owners)
         self.mode_on = False
         self.toggles: list[int] = []
+        self.open_keys: dict[int, str] = {}  # id(leaf) -> the key of its running call
         self.stack: list[Any] = []
         self.calls: Counter = Counter()
         self.handles: list = []
@@ -66,14 +67,15 @@ class RowKeys:
             else:  # an owner
                 self.toggles.append(1 if self._switch(True) else 0)
         if module in self.leaves:
-            module._paramscope_key = self._key(self.names[module], id(module))
-            self.on_enter(module._paramscope_key)
+            key = self._key(self.names[module], id(module))
+            self.open_keys[id(module)] = key  # not an attribute: nn.Module.__setattr__ is slow
+            self.on_enter(key)
 
     def _post(self, module, args, output):
         if self.stack and self.stack[-1] is module:
             self.stack.pop()
         if module in self.leaves:
-            self.on_exit(module.__dict__.pop("_paramscope_key"), output)
+            self.on_exit(self.open_keys.pop(id(module)), output)
         if self.scoped and self.toggles:
             toggled = self.toggles.pop()
             if toggled:
