@@ -17,6 +17,8 @@ from paramscope.graph import Graph, Shape
 from paramscope.report import DTYPES, LayerRow, Report, activation_bytes
 
 DEFAULT_MEASURERS = ("torchinfo", "fvcore", "flop_counter")
+#: named explicitly only, never part of "all" (real runs: not deterministic)
+OPT_IN_MEASURERS = ("time",)
 
 
 @dataclass
@@ -44,9 +46,10 @@ def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
         return DEFAULT_MEASURERS
     names = [m.strip() for m in (measure.split(",") if isinstance(measure, str) else measure)]
     for name in names:
-        if name not in DEFAULT_MEASURERS:
-            raise ParamscopeError(f"--measure: unknown tool {name!r}{closest(name, DEFAULT_MEASURERS)}; "
-                                  f"tools: {', '.join(DEFAULT_MEASURERS)}, all, none")
+        if name and name not in DEFAULT_MEASURERS + OPT_IN_MEASURERS:
+            known = DEFAULT_MEASURERS + OPT_IN_MEASURERS
+            raise ParamscopeError(f"--measure: unknown tool {name!r}{closest(name, known)}; "
+                                  f"tools: {', '.join(known)}, all (= {','.join(DEFAULT_MEASURERS)}), none")
     return tuple(dict.fromkeys(n for n in names if n))
 
 
@@ -264,7 +267,7 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
             overrides: dict[str, Any] | None = None, measure: str | Iterable[str] | None = DEFAULT_MEASURERS,
             dtype: str = "float32", fvcore_budget: int | None = None, inputs: Any = None,
             mode: str = "infer", context: int | None = None, freeze: Iterable[str] = (),
-            optimizer: str = "adamw") -> Report:
+            optimizer: str = "adamw", perf=None) -> Report:
     """Analyse a built-in name, YAML path, ``module:callable`` factory, ``hf:NAME`` or an nn.Module.
 
     ``input_shape`` includes the batch (``(1, 3, 224, 224)``); or ``inputs`` gives several,
@@ -304,14 +307,15 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
         subject = subject_for(target, input_shape, batch, overrides, dtype, inputs=inputs,
                               mode="decode" if mode == "decode" else "prefill", context=context,
                               budget=fvcore_budget)  # factories, forward passes
-        report = report_for(subject, dtype, tools, fvcore_budget)  # tools' imports and runs
+        report = report_for(subject, dtype, tools, fvcore_budget, perf)  # tools' imports and runs
     report.notes.extend(hook_notes + captured.notes())
     return report
 
 
 def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] = (),
-               fvcore_budget: int | None = None) -> Report:
-    """Apply the formulas to every layer call of ``subject`` and run ``tools`` on it."""
+               fvcore_budget: int | None = None, perf=None) -> Report:
+    """Apply the formulas to every layer call of ``subject`` and run ``tools`` on it;
+    ``perf`` (a :class:`paramscope.perf.PerfOptions`) adds time, roofline, receptive fields."""
     rows = [LayerRow(node, cost_of(node), activation_bytes(node, dtype)) for node in subject.graph]
     report = Report(subject.label, subject.graph.input_shape, dtype, subject.source, rows,
                     extra_params=subject.extra_params, buffers=subject.buffers,
@@ -325,17 +329,25 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
     report.unrecorded_ops = dict(subject.graph.unrecorded_ops)
     for gap in report.gaps:
         report.notes.append(f"{gap}: its MACs/FLOPs are not in the totals (they are lower bounds)")
-    if tools and subject.device != "meta":
+    counting = tuple(t for t in tools if t not in OPT_IN_MEASURERS)
+    if counting and subject.device != "meta":
         from paramscope.fallback import flop_counter_result
         from paramscope.report import MeasurerResult
 
         skipped = ("not run: it runs on the meta device (fvcore on a zero-filled copy), where this "
                    "model's forward cannot proceed; FlopCounterMode measured the real CPU run")
-        for tool in tools:
+        for tool in counting:
             report.measurers[tool] = (flop_counter_result(subject.graph, subject.cpu_flops)
                                       if tool == "flop_counter" else MeasurerResult(tool, "", "skipped", note=skipped))
-    elif tools:
+    elif counting:
         from paramscope.measure.run import run_measurers
 
-        run_measurers(report, subject, tools, fvcore_budget=fvcore_budget)
+        run_measurers(report, subject, counting, fvcore_budget=fvcore_budget)
+    if "time" in tools or perf is not None:
+        from dataclasses import replace
+
+        from paramscope.perf import PerfOptions, add_perf
+
+        perf = perf or PerfOptions()
+        add_perf(report, subject, replace(perf, time=perf.time or "time" in tools))
     return report

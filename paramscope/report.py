@@ -25,6 +25,8 @@ class LayerRow:
     cost: Cost
     activation_bytes: int
     measured: dict[str, "Verdict"] = field(default_factory=dict)  # tool -> its verdict here
+    #: time / bytes / intensity / roofline / receptive field (paramscope.perf), when asked for
+    perf: dict[str, Any] = field(default_factory=dict)
 
     @property
     def params(self) -> int:
@@ -65,6 +67,7 @@ class LayerRow:
                       for t in self.cost.terms],
             "measured": {tool: v.to_dict() for tool, v in self.measured.items()},
             "status": self.status,
+            **self.perf,
         }
 
 
@@ -154,6 +157,8 @@ class Report:
     modules: dict[str, str] = field(default_factory=dict)
     #: functional ops the trace saw but no formula covers, "<module>:<op>" -> calls
     unrecorded_ops: dict[str, int] = field(default_factory=dict)
+    #: totals and settings of time / roofline / receptive fields (paramscope.perf), when asked for
+    perf: dict[str, Any] = field(default_factory=dict)
 
     @property
     def unsupported(self) -> list[str]:
@@ -209,13 +214,14 @@ class Report:
                if hasattr(self.input_shape, "specs") else {}),
             "dtype": self.dtype,
             "source": self.source,
-            "totals": self.totals,
+            "totals": {**self.totals, **self.perf.get("totals", {})},
             "complete": self.complete,
             "unsupported_kinds": self.unsupported,
             "unrecorded_ops": self.unrecorded_ops,
             "layers": [r.to_dict() for r in self.layers],
             "measurers": {k: m.to_dict() for k, m in self.measurers.items()},
             "notes": self.notes,
+            **({"perf": self.perf} if self.perf else {}),
         }
 
 

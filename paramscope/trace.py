@@ -426,7 +426,7 @@ class _Recorder:
             missing = unmodelled(calls)
             if not missing and not any(c.macs or c.flops for c in map(aten_cost, calls)):
                 return  # moves or creates data only: no arithmetic, no row
-            kind = _label(func, name)
+            kind = label_of(func, name)
             hparams = {"callable": kind}
             if missing:
                 self.unmodelled(kind, missing)
@@ -494,7 +494,7 @@ _NAMESPACES = {"torch._C._fft": ("torch.fft", "fft_"), "torch._C._linalg": ("tor
                "torch._C._special": ("torch.special", "special_"), "torch._C._nn": ("F", "")}
 
 
-def _label(func, name: str) -> str:
+def label_of(func, name: str) -> str:
     """How a report names a function: ``F.gelu``, ``Tensor.mean``, ``torch.fft.rfft2``."""
     module = getattr(func, "__module__", None) or ""
     if module in _NAMESPACES:

@@ -134,7 +134,10 @@ def test_json_targets_and_ratios():
     data = json.loads(result.out)
     assert [t["target"] for t in data["targets"]] == ["vgg-stem", "resnet-stem"]
     assert [t["totals"]["params"] for t in data["targets"]] == [VGG_STEM, RESNET_STEM]
-    assert data["targets"][0] == paramscope.analyze("vgg-stem", measure="none").to_dict()
+    from paramscope.perf import PerfOptions  # compare adds each target's receptive fields by default
+
+    assert data["targets"][0] == paramscope.analyze("vgg-stem", measure="none",
+                                                    perf=PerfOptions(receptive_field=True)).to_dict()
     ratio = data["ratios"][1]
     assert ratio["params"] == pytest.approx(RESNET_STEM / VGG_STEM, rel=1e-5)
     assert ratio["params_text"] == "27.5× fewer params"

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.main import app, fail
+from paramscope.errors import ParamscopeError
 from paramscope.cli.options import (BatchOpt, ContextOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt, ModeOpt,
                                     ModelInputOpt, OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
                                     parse_input, parse_sets, train_options)
@@ -19,9 +20,15 @@ FvcoreBudgetOpt = Annotated[Optional[str], typer.Option(
     show_default=False)]
 
 
+RfOpt = Annotated[bool, typer.Option("--rf", help="Add each layer's receptive field (size, jump, start per axis).")]
+DeviceSpecOpt = Annotated[Optional[str], typer.Option(
+    "--device-spec", help="Roofline on a device: a100, h100, h200, cpu (measured once, cached) or "
+                          "PEAK_TFLOPS,GBPS such as 19.5,1555.", show_default=False)]
+
+
 def analyze_target(target: str, input: list[str] | str | None, batch: int | None, sets: list[str] | None,
-             measure: str, dtype: str, fvcore_budget: str | None = None, train: dict | None = None,
-             context: int | None = None):
+                   measure: str, dtype: str, fvcore_budget: str | None = None, train: dict | None = None,
+                   context: int | None = None, perf=None):
     from paramscope.analysis import analyze, parse_measure
     from paramscope.inputs import parse_bytes
 
@@ -37,20 +44,25 @@ def analyze_target(target: str, input: list[str] | str | None, batch: int | None
     items = [input] if isinstance(input, str) else list(input or [])
     from paramscope.render.progress import status
 
-    with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)):
+    if perf is None and "time" in tools:
+        from paramscope.perf import PerfOptions
+        perf = PerfOptions(time=True)
+    with status(f"analysing {target}, measuring with {', '.join(tools)}", enabled=bool(tools)) as update:
+        if perf is not None and perf.progress is None:
+            perf.progress = lambda text: update(f"{target}: {text}")
         if train and train["mode"] == "train":
+            if perf is not None:
+                raise ParamscopeError("--rf, --device-spec and --measure time apply to --mode infer")
             return analyze(target, _train_shape(target, items, batch), overrides=overrides,
                            measure=tools + ("memtracker",) * memtracker, dtype=dtype,
                            fvcore_budget=budget, **train)
         return analyze(target, batch=batch, overrides=overrides, measure=tools, dtype=dtype,
                        fvcore_budget=budget, inputs=items or None,
-                       mode=(train or {}).get("mode", "infer"), context=context)
+                       mode=(train or {}).get("mode", "infer"), context=context, perf=perf)
 
 
 def _train_shape(target: str, items: list[str], batch: int | None):
     """The one input shape of a training analysis (spec defaults apply), or None."""
-    from paramscope.errors import ParamscopeError
-
     if len(items) > 1:
         raise ParamscopeError("--mode train takes one --input (several inputs are analysed for inference)")
     input = items[0] if items else None
@@ -77,7 +89,7 @@ def summary(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = No
             output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None,
             import_path: ImportPathOpt = None, mode: ModeOpt = "infer",
             freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw",
-            context: ContextOpt = None) -> None:
+            context: ContextOpt = None, rf: RfOpt = False, device_spec: DeviceSpecOpt = None) -> None:
     """Per-layer params, MACs and measured figures with totals, memory and a reconciliation per tool."""
     from paramscope.render.export import FORMATS, check_output, publish
 
@@ -86,7 +98,11 @@ def summary(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = No
     train = train_options(mode, freeze, optimizer)
     if depth is not None and depth < 1:
         raise fail(f"--depth must be a positive integer, got {depth}")
-    report = analyze_target(target, input, batch, set, measure, dtype, fvcore_budget, train, context)
+    perf = None
+    if rf or device_spec:
+        from paramscope.perf import PerfOptions
+        perf = PerfOptions(receptive_field=rf, device_spec=device_spec)
+    report = analyze_target(target, input, batch, set, measure, dtype, fvcore_budget, train, context, perf)
     from paramscope.render import summary as render
 
     publish(fmt, output,

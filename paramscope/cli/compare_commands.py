@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Annotated, Optional
 
 import typer
 
-from paramscope.cli.analysis_commands import DtypeOpt, analyze_target
+from paramscope.cli.analysis_commands import DeviceSpecOpt, DtypeOpt, analyze_target
 from paramscope.cli.main import app, fail
 from paramscope.cli.options import (BatchOpt, ContextOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt, ModeOpt,
                                     ModelInputOpt, OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
@@ -16,12 +17,13 @@ from paramscope.render.export import FORMATS
 
 CompareMeasureOpt = Annotated[str, typer.Option(
     "--measure", "-m", help="Tools to run on every target: torchinfo,fvcore,flop_counter, all, or none. "
-                            "Default none (formulas only); 'all' adds a check mark per target.")]
+                            "Default none (formulas only); 'all' adds a check mark per target; 'time' times "
+                            "each target for real and sets the MAC ratio beside the speed ratio.")]
 PLOT_TYPES = (".png", ".svg")
 
 
 def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str, train: dict | None = None,
-                context: int | None = None):
+                context: int | None = None, perf=None):
     """Reports for each target, with a spinner on stderr when that takes a while."""
     from paramscope.analysis import parse_measure
     from paramscope.render.progress import status
@@ -34,7 +36,8 @@ def analyze_all(targets: list[str], input, batch, sets, measure: str, dtype: str
         for i, target in enumerate(targets):
             update(f"analysing {target} ({i + 1}/{len(targets)})"
                    + (f", measuring with {', '.join(tools)}" if tools else ""))
-            reports.append(analyze_target(target, input, batch, sets, measure, dtype, train=train, context=context))
+            reports.append(analyze_target(target, input, batch, sets, measure, dtype, None, train, context,
+                                          None if perf is None else replace(perf)))
     return reports
 
 
@@ -59,7 +62,15 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
             layers: Annotated[bool, typer.Option("--layers/--no-layers",
                                                  help="Show the per-layer section.")] = True,
             import_path: ImportPathOpt = None, mode: ModeOpt = "infer", freeze: FreezeOpt = None,
-            optimizer: OptimizerOpt = "adamw", context: ContextOpt = None) -> None:
+            optimizer: OptimizerOpt = "adamw", context: ContextOpt = None,
+            rf: Annotated[bool, typer.Option("--rf/--no-rf", help="Receptive field of each output in the "
+                                             "headline (needs torch: one meta-device pass).")] = True,
+            device_spec: DeviceSpecOpt = None,
+            threads: Annotated[Optional[int], typer.Option(
+                "--threads", help="With --measure time: CPU threads for torch.", show_default=False)] = None,
+            clock: Annotated[str, typer.Option(
+                "--clock", help="With --measure time: wall, or cpu (process CPU time; a shared machine).")] = "wall",
+            ) -> None:
     """Side-by-side costs, ratios to the first target, per-stage subtotals and bar charts."""
     parse_choice("--format", fmt, FORMATS)
     train = train_options(mode, freeze, optimizer)
@@ -69,7 +80,16 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
         _check_plot(plot)
     from paramscope.render import compare as render
 
-    cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype, train, context),
+    from paramscope.analysis import parse_measure
+    from paramscope.perf import PerfOptions
+
+    timed = "time" in parse_measure(measure)
+    parse_choice("--clock", clock, ("wall", "cpu"))
+    perf = None
+    if train["mode"] != "train":  # receptive fields and timing describe inference
+        perf = PerfOptions(receptive_field=rf, device_spec=device_spec or ("cpu" if timed else None),
+                           time=timed, threads=threads, clock=clock)
+    cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype, train, context, perf),
                             _labels(targets))
     from paramscope.render.export import csv_text, publish
 
@@ -104,7 +124,9 @@ def explain(target: TargetArg,
             input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
             dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
             import_path: ImportPathOpt = None, mode: ModeOpt = "infer", freeze: FreezeOpt = None,
-            optimizer: OptimizerOpt = "adamw", context: ContextOpt = None) -> None:
+            optimizer: OptimizerOpt = "adamw", context: ContextOpt = None,
+            rf: Annotated[bool, typer.Option("--rf", help="Also each layer's receptive field.")] = False,
+            device_spec: DeviceSpecOpt = None) -> None:
     """The derivation of every figure from the formulas: per layer, per stage, the total."""
     parse_choice("--format", fmt, FORMATS)
     train = train_options(mode, freeze, optimizer)
@@ -112,7 +134,10 @@ def explain(target: TargetArg,
     from paramscope.render.export import csv_text, publish
 
     quantities = _quantities(quantity)
-    report = analyze_target(target, input, batch, set, "none", dtype, train=train, context=context)
+    from paramscope.perf import PerfOptions
+
+    perf = PerfOptions(receptive_field=rf, device_spec=device_spec) if rf or device_spec else None
+    report = analyze_target(target, input, batch, set, "none", dtype, None, train, context, perf)
     scopes = [*(layer_args or []), *(layer or [])]
     exps = [render.explain(report, scope, quantities) for scope in scopes] if scopes else [
         render.explain(report, None, quantities)]

@@ -29,6 +29,7 @@ app = typer.Typer(
 def _register_commands() -> None:
     from paramscope.cli import (analysis_commands, compare_commands,  # noqa: F401  (importing
                                 spec_commands, sweep_commands)  # registers the commands)
+    from paramscope.cli import perf_commands  # noqa: F401  (profile)
 
 
 def say(prefix: str, message) -> None:

@@ -42,4 +42,10 @@ class _LazyRegistry(Mapping):
 
 MEASURERS: Mapping[str, type] = _LazyRegistry(_PATHS)
 
-__all__ = ["MEASURERS"]
+#: measurers that run only when named (``--measure time``), never under ``--measure all``:
+#: they run the model for real and their figures vary from run to run.
+OPT_IN_MEASURERS: Mapping[str, type] = _LazyRegistry({
+    "time": "paramscope.measure.timing:TimeMeasurer",
+})
+
+__all__ = ["MEASURERS", "OPT_IN_MEASURERS"]

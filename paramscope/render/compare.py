@@ -54,6 +54,10 @@ def headline_grid(cmp: Comparison) -> Grid:
         ratios = cmp.ratios()
         for key, noun in (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs")):
             grid.add(f"{noun} vs first", "baseline", *(r[f"{key}_text"] for r in ratios[1:]))
+    from paramscope.render.perf import headline_rows
+
+    for row in headline_rows(cmp.reports):  # receptive field, measured time (when computed)
+        grid.add(*row)
     grid.add("measured", *(_measured(r) for r in cmp.reports))
     return grid
 
@@ -193,7 +197,12 @@ def compare_csv_rows(cmp: Comparison) -> list[list[Any]]:
 
 def compare_grids(cmp: Comparison, *, layers: bool = True) -> list[Grid | str]:
     """Everything ``compare`` shows, as Grids and note strings, in order (no charts)."""
+    from paramscope.render.perf import speed_grid, speed_notes
+
     parts: list[Grid | str] = [headline_grid(cmp)]
+    speed = speed_grid(cmp.labels, cmp.reports)  # --measure time: counted against measured
+    if speed is not None:
+        parts += [speed, *speed_notes(cmp.labels, cmp.reports)]
     if cmp.has_stages:
         parts.append(stage_grid(cmp))
     if layers:

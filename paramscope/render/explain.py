@@ -241,18 +241,25 @@ def _hp(value: Any) -> str:
 def explanation_blocks(exp: Explanation) -> list[tuple[str | None, list[str]]]:
     """``(heading, lines)`` blocks, shared by the terminal and Markdown renderings."""
     blocks: list[tuple[str | None, list[str]]] = []
+    if exp.report.perf:  # --rf / --device-spec: bytes, intensity, roofline, receptive field
+        from paramscope.render.perf import explain_lines, explain_title
+
+        perf = [(explain_title(exp.report), explain_lines(exp.report, exp.rows, total=exp.scope is None))]
+    else:
+        perf = []
     if exp.detail:
         for row in exp.rows:
             blocks.append((None, detail_lines(row)))
         from paramscope.training.render import backward_blocks
 
-        return blocks + backward_blocks(exp.report, exp.rows)
+        return blocks + backward_blocks(exp.report, exp.rows) + perf
     for section in exp.sections:
         title = TITLES[section.quantity] + (f" of {exp.scope}" if exp.scope else "")
         blocks.append((title, section.lines()))
     from paramscope.training.render import backward_blocks
 
     blocks += backward_blocks(exp.report, select(exp.report, exp.scope) if exp.scope else exp.report.layers)
+    blocks += perf
     notes = exp.notes()
     if notes:
         blocks.append(("Notes", notes))

@@ -127,10 +127,13 @@ def head_line(report: Report) -> str:
 
 def summary_grids(report: Report, depth: int | None = None) -> list[Grid | str]:
     """Everything ``summary`` shows, as Grids and note strings (terminal and Markdown)."""
+    from paramscope.render.perf import perf_grids
+
     parts: list[Grid | str] = [depth_grid(report, depth) if depth else layer_grid(report), totals_grid(report)]
     from paramscope.training.render import training_grids
 
     parts += training_grids(report)  # --mode train only
+    parts += perf_grids(report)  # time / roofline / receptive fields, when asked for
     for extra in (memory_grid(report), reconciliation_grid(report)):
         if extra is not None:
             parts.append(extra)
