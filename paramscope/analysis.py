@@ -226,6 +226,10 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
         shape = tuple(default_inputs(model))
     if isinstance(shape, InputSet) and shape.plain:
         shape = tuple(shape)
+    for spec in (shape.specs if isinstance(shape, InputSet) else ()):
+        check_numel(tuple(spec.shape), f"--input {spec.name or ''}".rstrip())
+    if not isinstance(shape, InputSet):
+        check_numel(tuple(shape))
     hooks = sum(len(getattr(m, attr, ())) for m in model.modules()
                 for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"))
     notes, device, cpu_flops = [], "meta", None
