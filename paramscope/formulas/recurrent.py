@@ -16,6 +16,7 @@ FLOPs  = 2 × MACs + per step and direction: G·H adds joining the input and hid
 from __future__ import annotations
 
 from paramscope.formulas._expr import dims, join_notes, num, param_terms, times
+from paramscope.formulas.backward import Backward, backward, input_grad, param_grad, summed
 from paramscope.formulas.registry import Cost, Term, formula
 from paramscope.graph import LayerNode
 
@@ -83,3 +84,74 @@ def recurrent_cell(node: LayerNode) -> Cost:
     terms += [Term("macs", times(dims((N, G * H)), f"({num(I)} + {num(H)})"), macs),
               Term("flops", f"2 × {num(macs)} + {num(extra)}", 2 * macs + extra)]
     return Cost(node.kind, params, macs, 2 * macs + extra, tuple(terms), "ok", pnote)
+
+
+@backward("LSTM", "GRU", "RNN")
+def recurrent_backward(node: LayerNode) -> Backward:
+    """Per layer and direction, as autograd runs it: grad_weight repeats the forward products
+    of each trainable weight (all T steps); grad_input costs ``T·N·G·H·I`` for an input that
+    requires grad and ``(T-1)·N·G·H·R`` for the hidden state carried back through the steps
+    (the zero initial state gets none), plus ``T·N·H·R`` through a projection; grad_bias sums
+    ``T·N·G·H`` per trainable bias; the gate arithmetic costs twice its forward FLOPs."""
+    h, mode = node.hparams, node.kind
+    G, H = GATES[mode], h["hidden_size"]
+    R = h.get("proj_size") or H
+    layers, dirs = h.get("num_layers", 1), 2 if h.get("bidirectional") else 1
+    x = node.in_shape
+    T, N = ((x[1], x[0]) if h.get("batch_first") else (x[0], x[1])) if len(x) == 3 else (x[0], 1)
+    parts, extra = [], []
+    flows = input_grad(node)  # does a gradient reach this layer's input from below?
+    for layer in range(layers):
+        I = h["input_size"] if layer == 0 else R * dirs
+        layer_trainable = False
+        for d in range(dirs):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            train = {name: param_grad(node, f"{name}{sfx}") for name in ("weight_ih", "weight_hh", "weight_hr",
+                                                                         "bias_ih", "bias_hh")}
+            trainable = any(train.values())
+            layer_trainable |= trainable
+            if not (trainable or flows):
+                continue
+            if train["weight_ih"]:
+                parts.append((f"grad_weight weight_ih{sfx}", dims((T, N, G * H, I)), T * N * G * H * I))
+            if train["weight_hh"]:
+                parts.append((f"grad_weight weight_hh{sfx}", dims((T, N, G * H, R)), T * N * G * H * R))
+            if R != H and train["weight_hr"]:
+                parts.append((f"grad_weight weight_hr{sfx}", dims((T, N, H, R)), T * N * H * R))
+            if flows:
+                parts.append((f"grad_input input{sfx}", dims((T, N, G * H, I)), T * N * G * H * I))
+            parts.append((f"grad_input hidden{sfx}", dims((T - 1, N, G * H, R)), (T - 1) * N * G * H * R))
+            if R != H:
+                parts.append((f"grad_input projection{sfx}", dims((T, N, H, R)), T * N * H * R))
+            for b in ("bias_ih", "bias_hh"):
+                if train[b]:
+                    extra.append((f"grad_bias {b}{sfx}", dims((T, N, G * H)), T * N * G * H))
+            per_step = G * H + GATE_FLOPS[mode] * H
+            extra.append((f"gates{sfx}", f"2 × {dims((T, N))} × {num(per_step)}", 2 * T * N * per_step))
+        flows = flows or layer_trainable
+    return summed(node.kind, parts, extra, "gradients carried back through every step")
+
+
+@backward("LSTMCell", "GRUCell", "RNNCell")
+def recurrent_cell_backward(node: LayerNode) -> Backward:
+    """One step: grad_weight repeats the forward products of trainable weights; grad_input
+    for the input and for a given hidden state that require grad."""
+    h, mode = node.hparams, _mode(node.kind)
+    G, H, I = GATES[mode], h["hidden_size"], h["input_size"]
+    x = node.in_shape
+    N = x[0] if len(x) == 2 else 1
+    parts, extra = [], []
+    if param_grad(node, "weight_ih"):
+        parts.append(("grad_weight weight_ih", dims((N, G * H, I)), N * G * H * I))
+    if param_grad(node, "weight_hh"):
+        parts.append(("grad_weight weight_hh", dims((N, G * H, H)), N * G * H * H))
+    if input_grad(node):
+        parts.append(("grad_input input", dims((N, G * H, I)), N * G * H * I))
+    if input_grad(node, "input1"):
+        parts.append(("grad_input hidden", dims((N, G * H, H)), N * G * H * H))
+    for b in ("bias_ih", "bias_hh"):
+        if param_grad(node, b):
+            extra.append((f"grad_bias {b}", dims((N, G * H)), N * G * H))
+    per_step = G * H + GATE_FLOPS[mode] * H
+    extra.append(("gates", f"2 × {num(N)} × {num(per_step)}", 2 * N * per_step))
+    return summed(node.kind, parts, extra)
