@@ -1,0 +1,69 @@
+"""CLI conventions (issue 11): --version, shell completion, choices in --help, check's summary line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pyproject_version() -> str:
+    """The version pyproject.toml declares: the truth package metadata is built from."""
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)["project"]["version"]
+
+
+def _run_module(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m paramscope ARGS`` from this checkout, in a fresh interpreter."""
+    full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "paramscope", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=full_env, timeout=120)
+
+
+def test_version_prints_the_package_version(cli):
+    for flag in ("--version", "-V"):
+        code, out, err = cli(flag)
+        assert (code, err) == (0, "")
+        assert out == f"paramscope {_pyproject_version()}\n"
+
+
+def test_version_wins_over_a_command(cli):
+    code, out, _ = cli("--version", "list")
+    assert code == 0 and out.strip() == f"paramscope {_pyproject_version()}"
+
+
+def test_help_offers_shell_completion(cli):
+    code, out, _ = cli("--help")
+    assert code == 0
+    assert "--install-completion" in out and "--show-completion" in out and "--version" in out
+
+
+def test_show_completion_prints_a_bash_script():
+    proc = _run_module("--show-completion", "bash")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert "_PARAMSCOPE_COMPLETE=complete_bash" in proc.stdout
+    assert "complete -o default -F _paramscope_completion paramscope" in proc.stdout
+
+
+def test_tab_completion_completes_command_names():
+    """What bash runs on TAB: the completion script's own protocol, answered by the app."""
+    proc = _run_module(env={"_PARAMSCOPE_COMPLETE": "complete_bash", "COMP_WORDS": "paramscope s",
+                            "COMP_CWORD": "1"})
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert sorted(proc.stdout.split()) == ["schema", "show", "summary", "sweep"]
+
+
+def test_sys_exit_in_user_code_is_still_an_error(tmp_path):
+    """Completion's sys.exit passes through; a factory's sys.exit stays a one-line error, exit 2."""
+    (tmp_path / "exiting_factory.py").write_text("import sys\n\ndef make():\n    sys.exit(0)\n")
+    env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
+    proc = subprocess.run([sys.executable, "-m", "paramscope", "summary", "exiting_factory:make",
+                           "--measure", "none", "--input", "3x8x8"], capture_output=True, text=True,
+                          cwd=tmp_path, env=dict(os.environ, **env), timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("paramscope: error: ") and "sys.exit(0)" in lines[0]
