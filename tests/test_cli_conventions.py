@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -67,3 +68,66 @@ def test_sys_exit_in_user_code_is_still_an_error(tmp_path):
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("paramscope: error: ") and "sys.exit(0)" in lines[0]
+
+
+def _choice_truth() -> dict[str, tuple[str, ...]]:
+    """Each choice option's allowed values, from the tuples the library validates with."""
+    from paramscope.analysis import DEFAULT_MEASURERS, OPT_IN_MEASURERS
+    from paramscope.measure.timing import CLOCKS
+    from paramscope.render.export import FORMATS
+    from paramscope.report import DTYPES
+    from paramscope.training.analysis import MODES
+    from paramscope.training.memory import OPTIMIZERS
+
+    return {"--format": FORMATS, "--dtype": DTYPES, "--mode": MODES, "--optimizer": OPTIMIZERS,
+            "--clock": tuple(CLOCKS),
+            "--measure": (*DEFAULT_MEASURERS, *OPT_IN_MEASURERS, "memtracker", "all", "none")}
+
+
+def _commands() -> dict:
+    """Command name -> click command, as the app registers them."""
+    import typer.main
+
+    from paramscope.cli.main import _register_commands, app
+
+    _register_commands()
+    return dict(typer.main.get_command(app).commands)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[\w-]+", text))
+
+
+def test_every_help_lists_the_choices_of_its_choice_options(cli, monkeypatch):
+    """Walk every command's --help (80 columns): each choice option's help names every allowed value,
+    and nothing in the help is cut with an ellipsis."""
+    monkeypatch.setenv("COLUMNS", "80")
+    truth = _choice_truth()
+    seen = set()
+    for name, command in _commands().items():
+        code, out, err = cli(name, "--help")
+        assert code == 0 and err == "", name
+        assert not re.search(r"\S…", out), f"{name} --help cuts a word:\n{out}"  # rich's cut: "flop_counte…"
+        for param in command.params:
+            option = next((o for o in param.opts if o in truth), None)
+            if option is None:
+                continue
+            allowed = ("table", "json") if name == "list" and option == "--format" else truth[option]
+            missing = [v for v in allowed if v not in _words(param.help or "") or v not in _words(out)]
+            assert not missing, f"paramscope {name} --help: {option} does not list {missing}"
+            seen.add(option)
+    assert seen == set(truth)  # every kind of choice option was walked at least once
+
+
+def test_list_format_choices_are_what_list_accepts(cli):
+    code, _, err = cli("list", "--format", "csv")
+    assert code == 2 and "table, json" in err and len(err.splitlines()) == 1
+
+
+def test_bad_choice_values_still_exit_2_with_one_line(cli):
+    for args in (("summary", "resnet-stem", "--format", "yaml"), ("sweep", "resnet-stem", "--dtype", "int8"),
+                 ("check", "resnet-stem", "--mode", "eval"), ("compare", "a", "b", "--clock", "gpu"),
+                 ("summary", "resnet-stem", "--measure", "bogus"),
+                 ("summary", "resnet-stem", "--mode", "train", "--optimizer", "lion")):
+        code, out, err = cli(*args)
+        assert code == 2 and out == "" and len(err.splitlines()) == 1, (args, err)
