@@ -131,3 +131,65 @@ def test_bad_choice_values_still_exit_2_with_one_line(cli):
                  ("summary", "resnet-stem", "--mode", "train", "--optimizer", "lion")):
         code, out, err = cli(*args)
         assert code == 2 and out == "" and len(err.splitlines()) == 1, (args, err)
+
+
+# ---------------------------------------------------------------------- check's summary line
+
+
+def _table_targets(out: str) -> list[str]:
+    """The target column of check's plain table (rows between the rule and the summary line)."""
+    lines = out.splitlines()
+    rule = next(i for i, line in enumerate(lines) if set(line) <= set("-+ ") and "-" in line)
+    return [line.split("|")[0].strip() for line in lines[rule + 1:] if "|" in line]
+
+
+def test_check_ends_with_one_summary_line_and_checks_duplicates_once(cli):
+    code, out, err = cli("check", "resnet-stem", "vgg-stem", "resnet-stem", "--measure", "none")
+    assert code == 0, err
+    assert _table_targets(out) == ["resnet-stem", "vgg-stem"]
+    assert out.splitlines()[-1] == "checked 2 targets: 2 ok, 0 mismatch, 0 incomplete"
+
+
+def test_check_all_with_a_named_target_checks_it_once(cli):
+    import json
+
+    builtin = [row["name"] for row in json.loads(cli("list", "--format", "json").out)]
+    code, out, err = cli("check", "resnet-stem", "--all", "--measure", "none")
+    assert code == 0, err
+    targets = _table_targets(out)
+    assert sorted(targets) == sorted(builtin) and targets[0] == "resnet-stem"
+    assert out.splitlines()[-1] == f"checked {len(builtin)} targets: {len(builtin)} ok, 0 mismatch, 0 incomplete"
+
+
+def test_check_markdown_ends_with_the_summary_line(cli):
+    code, out, _ = cli("check", "resnet-stem", "--measure", "none", "--format", "markdown")
+    assert code == 0 and out.rstrip("\n").splitlines()[-1] == "checked 1 target: 1 ok, 0 mismatch, 0 incomplete"
+
+
+def test_check_summary_counts_an_incomplete_target(cli, tmp_path, monkeypatch):
+    """torch.fft has no formula: that target is INCOMPLETE in its row and in the count."""
+    (tmp_path / "fftnet_summary.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "class FFTNet(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 4, 3)\n"
+        "    def forward(self, x):\n        return torch.fft.rfft2(self.conv(x)).real\n"
+        "def build():\n    return FFTNet()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, err = cli("check", "resnet-stem", "fftnet_summary:build", "--input", "1x3x16x16",
+                         "--measure", "flop_counter")
+    assert code == 1, err
+    assert out.splitlines()[-1] == "checked 2 targets: 1 ok, 0 mismatch, 1 incomplete"
+
+
+def test_summary_line_counts_each_verdict():
+    from types import SimpleNamespace
+
+    from paramscope.render.check import summary_line, verdict
+
+    ok = SimpleNamespace(ok=True, complete=True)
+    bad = SimpleNamespace(ok=False, complete=True)
+    gap = SimpleNamespace(ok=True, complete=False)
+    results = [("a", ok, []), ("b", bad, ["row"]), ("c", gap, []), ("d", bad, ["row", "row"])]
+    assert [verdict(r, b) for _, r, b in results] == ["ok", "MISMATCH (1 layers)", "INCOMPLETE",
+                                                      "MISMATCH (2 layers)"]
+    assert summary_line(results) == "checked 4 targets: 1 ok, 2 mismatch, 1 incomplete"

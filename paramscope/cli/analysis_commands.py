@@ -133,6 +133,7 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
         names += list(builtin_targets())
     if not names:
         raise fail("check needs targets or --all")
+    names = list(dict.fromkeys(names))  # `check resnet-stem --all` checks resnet-stem once
     from paramscope.render import check as render
     from paramscope.render.progress import status
 
