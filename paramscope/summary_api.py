@@ -85,7 +85,8 @@ def _input_items(input_size: Any, input_data: Any, batch_dim: int | None, dtypes
 
 def _shapes(input_size: Any) -> list[tuple[int, ...]]:
     """One shape or a list of shapes (torchinfo's ``input_size``) -> a list of shapes."""
-    seq = list(input_size) if isinstance(input_size, (list, tuple)) or hasattr(input_size, "__iter__") else None
+    iterable = hasattr(input_size, "__iter__") and not isinstance(input_size, (str, bytes, dict))
+    seq = list(input_size) if iterable else None
     if not seq:
         raise ParamscopeError(f"summary(): input_size must be a shape or a list of shapes, got {input_size!r}")
     if all(isinstance(d, int) for d in seq):

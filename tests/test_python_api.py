@@ -159,5 +159,7 @@ def test_summary_refuses_what_it_cannot_honour():
         paramscope.summary(_net(), input_size=(1, 3, 16, 16), attention_mask=None, verbose=0)
     with pytest.raises(ParamscopeError, match="depth"):
         paramscope.summary(_net(), input_size=(1, 3, 16, 16), depth=0, verbose=0)
+    with pytest.raises(ParamscopeError, match="input_size"):
+        paramscope.summary(_net(), input_size="224", verbose=0)
     with pytest.raises(ParamscopeError, match="mode"):
         paramscope.summary(_net(), input_size=(1, 3, 16, 16), mode="infer", verbose=0)
