@@ -43,7 +43,9 @@ def split_name(text: str) -> tuple[str, str]:
 
 def _transformers():
     try:
-        import transformers
+        from paramscope.sandbox import quiet_import
+
+        transformers = quiet_import("transformers")
     except ImportError:
         raise TargetError("hf: targets need the transformers package: pip install 'paramscope[hf]'") from None
     return transformers

@@ -159,6 +159,29 @@ class Report:
     unrecorded_ops: dict[str, int] = field(default_factory=dict)
     #: totals and settings of time / roofline / receptive fields (paramscope.perf), when asked for
     perf: dict[str, Any] = field(default_factory=dict)
+    #: how ``str(report)`` renders it: ``{"depth": 3}`` (set by paramscope.summary); not data
+    display: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def render(self, depth: int | None = None, width: int | None = None) -> str:
+        """The summary table as plain text, as ``paramscope summary`` prints it when piped:
+        per-layer rows (or module groups with ``depth``), totals, memory, reconciliation, notes.
+        ``width`` defaults to ``COLUMNS`` or 120."""
+        from paramscope.render.console import env_width
+        from paramscope.render.export import render_text
+        from paramscope.render.summary import summary_renderables
+
+        width = width or env_width()
+        return render_text(summary_renderables(self, depth, width=width, plain=True), width=width)
+
+    def __str__(self) -> str:
+        return self.render(**self.display).rstrip("\n")
+
+    def __repr__(self) -> str:
+        t = self.totals
+        shape = "×".join(str(d) for d in self.input_shape)
+        return (f"<{type(self).__name__} {self.target} input {shape} {self.dtype}: {t['params']:,} params, "
+                f"{t['macs']:,} MACs, {len(self.layers)} layer calls, tools: "
+                f"{', '.join(self.measurers) or 'none'}>")
 
     @property
     def unsupported(self) -> list[str]:

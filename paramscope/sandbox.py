@@ -117,6 +117,18 @@ def global_hooks_suspended(notes: list[str]) -> Iterator[None]:
             getattr(module, name).update(hooks)
 
 
+def quiet_import(name: str):
+    """Import the third-party module ``name`` with the warnings its import raises ignored.
+
+    Those are the library's own affairs (fvcore calls the deprecated ``torch.jit.script`` at
+    import): not the user's model, so neither printed nor turned into a report note."""
+    from importlib import import_module
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return import_module(name)
+
+
 @contextmanager
 def user_code(label: str) -> Iterator[Captured]:
     """Run the body as user code for ``label`` (see the module docstring)."""

@@ -44,6 +44,7 @@ def run_fresh(*args: str) -> dict:
 
 COMMANDS = [
     ("--help",),
+    ("--version",),
     ("list",),
     ("list", "--format", "json"),
     ("show", "resnet50"),

@@ -8,13 +8,11 @@ import typer
 
 from paramscope.cli.main import app, fail
 from paramscope.errors import ParamscopeError
-from paramscope.cli.options import (BatchOpt, ContextOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt, ModeOpt,
-                                    ModelInputOpt, OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
-                                    parse_input, parse_sets, train_options)
+from paramscope.cli.options import (BatchOpt, ContextOpt, DtypeOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt,
+                                    ModeOpt,
+                                    MeasureOpt, ModelInputOpt, OptimizerOpt, OutputOpt, SetOpt, TargetArg,
+                                    parse_choice, parse_input, parse_sets, train_options)
 
-MeasureOpt = Annotated[str, typer.Option(
-    "--measure", "-m", help="Tools to run: torchinfo,fvcore,flop_counter, all, or none (formulas only).")]
-DtypeOpt = Annotated[str, typer.Option("--dtype", help="float32, float16, bfloat16 or float64.")]
 FvcoreBudgetOpt = Annotated[Optional[str], typer.Option(
     "--fvcore-budget", help="Memory fvcore may use for its real CPU tensors (default 2GB; e.g. 16GB, inf).",
     show_default=False)]
@@ -135,6 +133,7 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
         names += list(builtin_targets())
     if not names:
         raise fail("check needs targets or --all")
+    names = list(dict.fromkeys(names))  # `check resnet-stem --all` checks resnet-stem once
     from paramscope.render import check as render
     from paramscope.render.progress import status
 

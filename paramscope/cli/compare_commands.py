@@ -8,17 +8,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from paramscope.cli.analysis_commands import DeviceSpecOpt, DtypeOpt, analyze_target
+from paramscope.cli.analysis_commands import DeviceSpecOpt, analyze_target
 from paramscope.cli.main import app, fail
-from paramscope.cli.options import (BatchOpt, ContextOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt, ModeOpt,
+from paramscope.cli.options import (CLOCKS, MEASURE_HELP, BatchOpt, ContextOpt, DtypeOpt, ExportFormatOpt,
+                                    FreezeOpt, ImportPathOpt, ModeOpt,
                                     ModelInputOpt, OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
                                     train_options)
 from paramscope.render.export import FORMATS
 
 CompareMeasureOpt = Annotated[str, typer.Option(
-    "--measure", "-m", help="Tools to run on every target: torchinfo,fvcore,flop_counter, all, or none. "
-                            "Default none (formulas only); 'all' adds a check mark per target; 'time' times "
-                            "each target for real and sets the MAC ratio beside the speed ratio.")]
+    "--measure", "-m", help=f"Tools to run on every target: {MEASURE_HELP} 'all' adds a check mark per "
+                            "target; 'time' times each target for real and sets the MAC ratio beside the "
+                            "speed ratio.")]
 PLOT_TYPES = (".png", ".svg")
 
 
@@ -69,7 +70,8 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
             threads: Annotated[Optional[int], typer.Option(
                 "--threads", help="With --measure time: CPU threads for torch.", show_default=False)] = None,
             clock: Annotated[str, typer.Option(
-                "--clock", help="With --measure time: wall, or cpu (process CPU time; a shared machine).")] = "wall",
+                "--clock", help="With --measure time, one of: wall, cpu (process CPU time; a shared "
+                                "machine).")] = "wall",
             ) -> None:
     """Side-by-side costs, ratios to the first target, per-stage subtotals and bar charts."""
     parse_choice("--format", fmt, FORMATS)
@@ -84,7 +86,7 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
     from paramscope.perf import PerfOptions
 
     timed = "time" in parse_measure(measure)
-    parse_choice("--clock", clock, ("wall", "cpu"))
+    parse_choice("--clock", clock, CLOCKS)
     perf = None
     if train["mode"] != "train":  # receptive fields and timing describe inference
         perf = PerfOptions(receptive_field=rf, device_spec=device_spec or ("cpu" if timed else None),

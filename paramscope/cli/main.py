@@ -21,9 +21,35 @@ app = typer.Typer(
          "torchinfo, fvcore and FlopCounterMode, reconciled layer by layer.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def package_version() -> str:
+    """paramscope's version from the installed package metadata (the source's ``__version__``
+    when paramscope runs from a checkout that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("paramscope")
+    except PackageNotFoundError:
+        from paramscope import __version__
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: print ``paramscope X.Y.Z`` and stop (eager, so no command is needed)."""
+    if value:
+        typer.echo(f"paramscope {package_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", "-V", help="Print paramscope's version and exit.",
+                                       callback=_print_version, is_eager=True)) -> None:
+    """Parameters, MACs and FLOPs of PyTorch networks: derived by formula, measured by torchinfo,
+    fvcore and FlopCounterMode, reconciled layer by layer."""
 
 
 def _register_commands() -> None:
@@ -119,6 +145,8 @@ def _run(argv: list[str] | None) -> int:
         _silence_stdout()
         code = 141
     except SystemExit as exc:  # paramscope never calls sys.exit inside the app: user code did
+        if _raised_by_typer(exc):  # shell completion (--show-completion, TAB) ends with sys.exit
+            return exc.code if isinstance(exc.code, int) else 0
         say("error: ", f"code run for this command called sys.exit({exc.code})")
         code = 2
     except Exception as err:  # noqa: BLE001
@@ -137,6 +165,16 @@ def _run(argv: list[str] | None) -> int:
         say("error: ", "interrupted by an unexpected exception")
         code = 2
     return code if isinstance(code, int) else 0
+
+
+def _raised_by_typer(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside typer or click themselves (their shell-completion code
+    calls sys.exit), not by user code run for a command."""
+    tb, module = exc.__traceback__, ""
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        tb = tb.tb_next
+    return module.split(".")[0] in ("typer", "click")
 
 
 def _is_click_error(err: BaseException) -> bool:

@@ -31,8 +31,25 @@ SetOpt = Annotated[Optional[list[str]], typer.Option(
     show_default=False)]
 
 
+#: The allowed values each choice option lists in its --help.  The commands validate with the
+#: library's own tuples (FORMATS, DTYPES, MODES, OPTIMIZERS, parse_measure); importing those here
+#: would cost --help its startup time, so tests/test_cli_conventions.py checks the two agree.
+FORMAT_CHOICES = ("table", "json", "csv", "markdown")
+DTYPE_CHOICES = ("float32", "float16", "bfloat16", "float64")
+CLOCKS = ("wall", "cpu")
+MEASURE_HELP = ("comma list of torchinfo, fvcore, flop_counter, time (real timing, opt-in), memtracker "
+                "(--mode train); or all (the first three); or none (formulas only).")
+
+
+def one_of(values: tuple[str, ...]) -> str:
+    """``one of: a, b, c`` -- how a choice option's help lists its allowed values."""
+    return "one of: " + ", ".join(values)
+
+
 ExportFormatOpt = Annotated[str, typer.Option(
-    "--format", "-f", help="table, json, csv or markdown (GitHub pipe tables).")]
+    "--format", "-f", help=f"Output format, {one_of(FORMAT_CHOICES)} (markdown: GitHub pipe tables).")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help=f"Element type, {one_of(DTYPE_CHOICES)}.")]
+MeasureOpt = Annotated[str, typer.Option("--measure", "-m", help=f"Tools to run: {MEASURE_HELP}")]
 OutputOpt = Annotated[Optional[str], typer.Option(
     "--output", "-o", help="Write to FILE (atomically: the old file stays intact on failure) "
                            "instead of stdout.", show_default=False)]
@@ -51,16 +68,16 @@ ImportPathOpt = Annotated[Optional[list[str]], typer.Option(
                           "Repeatable.", callback=_allow_imports, metavar="DIR", show_default=False)]
 # training mode (--mode train), shared by summary, check, compare, explain and sweep
 ModeOpt = Annotated[str, typer.Option(
-    "--mode", help="infer (forward only); train: adds the backward pass and training memory "
-                   "(--measure all or memtracker then also runs MemTracker); decode: hf: decoder "
-                   "models, one new token per sequence with a KV cache of --context positions "
-                   "(prefill = infer).")]
+    "--mode", help="One of: infer (forward only); train (adds the backward pass and training memory; "
+                   "--measure all or memtracker then also runs MemTracker); decode (hf: decoder "
+                   "models, one new token per sequence with a KV cache of --context positions); "
+                   "prefill (= infer).")]
 FreezeOpt = Annotated[Optional[list[str]], typer.Option(
     "--freeze", help="--mode train: freeze the parameters under this module name (layer1, "
                      "layer4.2.conv1). Repeatable.", show_default=False)]
 OptimizerOpt = Annotated[str, typer.Option(
-    "--optimizer", help="--mode train: the optimizer whose state is counted: sgd, momentum, adam, "
-                        "adamw, adagrad, rmsprop or none.")]
+    "--optimizer", help="--mode train: the optimizer whose state is counted, one of: sgd, momentum, "
+                        "adam, adamw, adagrad, rmsprop, none.")]
 
 
 def train_options(mode: str, freeze: list[str] | None, optimizer: str) -> dict:

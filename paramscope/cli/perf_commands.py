@@ -6,9 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from paramscope.cli.analysis_commands import DeviceSpecOpt, DtypeOpt, analyze_target
+from paramscope.cli.analysis_commands import DeviceSpecOpt, analyze_target
 from paramscope.cli.main import app, fail
-from paramscope.cli.options import (BatchOpt, ExportFormatOpt, ImportPathOpt, ModelInputOpt, OutputOpt, SetOpt,
+from paramscope.cli.options import (CLOCKS, BatchOpt, DtypeOpt, ExportFormatOpt, ImportPathOpt, ModelInputOpt,
+                                    OutputOpt, SetOpt,
                                     TargetArg, parse_choice)
 
 
@@ -25,8 +26,8 @@ def profile(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = No
                 "--time-budget", help="Memory the real run may use (default 2GB; e.g. 16GB, inf).",
                 show_default=False)] = None,
             clock: Annotated[str, typer.Option(
-                "--clock", help="wall (elapsed) or cpu (this process's CPU time: on a shared machine, "
-                                "with --threads 1).")] = "wall",
+                "--clock", help="One of: wall (elapsed), cpu (this process's CPU time: on a shared "
+                                "machine, with --threads 1).")] = "wall",
             rf: Annotated[bool, typer.Option("--rf/--no-rf", help="Receptive field per layer.")] = True,
             fmt: ExportFormatOpt = "table", output: OutputOpt = None,
             import_path: ImportPathOpt = None) -> None:
@@ -37,7 +38,7 @@ def profile(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = No
 
     parse_choice("--format", fmt, FORMATS)
     check_output(output)
-    parse_choice("--clock", clock, ("wall", "cpu"))
+    parse_choice("--clock", clock, CLOCKS)
     if warmup < 0 or repeats < 1 or (threads is not None and threads < 1):
         raise fail(f"--warmup must be >= 0, --repeats >= 1 and --threads >= 1 (got {warmup}, {repeats}, {threads})")
     spec = device_spec or ("cpu" if device == "cpu" else None)

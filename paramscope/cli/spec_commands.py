@@ -14,7 +14,7 @@ from paramscope.errors import ParamscopeError
 
 @app.command("list")
 def list_configs(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format, one of: table, json.")] = "table",
 ) -> None:
     """List the built-in configs: name, description, input."""
     from paramscope.api import builtin_targets

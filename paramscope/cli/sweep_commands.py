@@ -8,8 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.main import app
-from paramscope.cli.options import (BatchOpt, FreezeOpt, ImportPathOpt, ModeOpt, OptimizerOpt, TargetArg,
-                                    parse_choice, train_options)
+from paramscope.cli.options import (FORMAT_CHOICES, MEASURE_HELP, BatchOpt, DtypeOpt, FreezeOpt, ImportPathOpt,
+                                    ModeOpt, OptimizerOpt, TargetArg,
+                                    one_of, parse_choice, train_options)
 
 SweepSetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", "-s", help="A parameter and its values: key=v1,v2,... (YAML scalars or flow lists: "
@@ -22,21 +23,20 @@ ZipOpt = Annotated[bool, typer.Option(
     "--zip", help="Pair the i-th values of every list (equal lengths; a single value applies to all) "
                   "instead of taking the Cartesian product.")]
 SweepMeasureOpt = Annotated[str, typer.Option(
-    "--measure", "-m", help="Tools to run at every point: torchinfo,fvcore,flop_counter, all, or none.")]
-SweepDtypeOpt = Annotated[str, typer.Option("--dtype", help="float32, float16, bfloat16 or float64.")]
-SweepFormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown.")]
+    "--measure", "-m", help=f"Tools to run at every point: {MEASURE_HELP}")]
+SweepFormatOpt = Annotated[str, typer.Option("--format", "-f", help=f"Output format, {one_of(FORMAT_CHOICES)}.")]
 
 
 @app.command("sweep")
 def sweep_command(target: TargetArg, set: SweepSetOpt = None, zip_: ZipOpt = False,
                   input: SweepInputOpt = None, batch: BatchOpt = None, measure: SweepMeasureOpt = "none",
-                  dtype: SweepDtypeOpt = "float32", fmt: SweepFormatOpt = "table",
+                  dtype: DtypeOpt = "float32", fmt: SweepFormatOpt = "table",
                   import_path: ImportPathOpt = None, mode: ModeOpt = "infer",
                   freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw") -> None:
     """One row per point of a design space: params, MACs, FLOPs, activations and ratios to the first row."""
     from paramscope.sweep import parse_axes, parse_inputs, sweep, to_csv, to_markdown
 
-    parse_choice("--format", fmt, ("table", "json", "csv", "markdown"))
+    parse_choice("--format", fmt, FORMAT_CHOICES)
     train = train_options(mode, freeze, optimizer)
     result = sweep(target, parse_axes(set), parse_inputs(input), batch=batch, zip=zip_,
                    measure=measure, dtype=dtype, **train)

@@ -133,7 +133,9 @@ class FvcoreMeasurer(Measurer):
                 f"activations + input) exceeds the budget of {self.budget_bytes / 1e9:.2f} GB; "
                 f"force it with --fvcore-budget {max(1, int(need / 1e9 + 1))}GB, {BUDGET_ENV}, "
                 f"or FvcoreMeasurer(budget_bytes=...) / analyze(..., fvcore_budget=...)"))
-        from fvcore.nn import FlopCountAnalysis
+        from paramscope.sandbox import quiet_import
+
+        FlopCountAnalysis = quiet_import("fvcore.nn").FlopCountAnalysis
 
         args, kwargs = model_inputs(input_shape, dtype, device="cpu")
         if kwargs:

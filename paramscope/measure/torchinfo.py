@@ -34,8 +34,10 @@ class TorchinfoMeasurer(Measurer):
         "model's own mode (torchinfo's mode= set to the root module's).")
 
     def measure(self, model, input_shape, dtype="float32", *, graph=None) -> Measurement:
-        from torchinfo import summary
-        from torchinfo import torchinfo as tool
+        from paramscope.sandbox import quiet_import
+
+        summary = quiet_import("torchinfo").summary
+        tool = quiet_import("torchinfo.torchinfo")
 
         from paramscope.forward import model_inputs
         from paramscope.trace import meta_model

@@ -50,11 +50,20 @@ def mismatch_lines(results: list[Result]) -> list[str]:
     return lines
 
 
+def summary_line(results: list[Result]) -> str:
+    """``checked 25 targets: 24 ok, 1 mismatch, 0 incomplete`` -- the verdicts counted."""
+    counts = {"ok": 0, "mismatch": 0, "incomplete": 0}
+    for _, report, bad in results:
+        counts[verdict(report, bad).split(" ")[0].lower()] += 1
+    noun = "target" if len(results) == 1 else "targets"
+    return f"checked {len(results)} {noun}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items())
+
+
 def check_renderables(results: list[Result], *, width: int, plain: bool) -> list[Any]:
     from rich.text import Text
 
     return [rich_table(check_grid(results), width=width, plain=plain),
-            *(Text(line) for line in mismatch_lines(results))]
+            *(Text(line) for line in mismatch_lines(results)), Text(summary_line(results))]
 
 
 def check_dict(results: list[Result]) -> list[dict[str, Any]]:
@@ -77,4 +86,5 @@ def check_markdown(results: list[Result]) -> str:
     lines = mismatch_lines(results)
     if lines:
         parts.append("\n".join(f"- {line}" for line in lines))
+    parts.append(summary_line(results))
     return markdown_document(parts)

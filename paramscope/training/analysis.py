@@ -25,7 +25,7 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-@dataclass
+@dataclass(repr=False)  # Report's short repr
 class TrainReport(Report):
     """A Report with every layer's backward cost and the training memory."""
 
