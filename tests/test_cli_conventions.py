@@ -193,3 +193,27 @@ def test_summary_line_counts_each_verdict():
     assert [verdict(r, b) for _, r, b in results] == ["ok", "MISMATCH (1 layers)", "INCOMPLETE",
                                                       "MISMATCH (2 layers)"]
     assert summary_line(results) == "checked 4 targets: 1 ok, 2 mismatch, 1 incomplete"
+
+
+def test_help_into_a_closed_pipe_prints_no_error():
+    """``paramscope --help | head -1``: the reader leaves early; no error line, exit 141 or 0."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "paramscope", "--help"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # like head: stop reading
+    err = proc.stderr.read().decode()
+    code = proc.wait(timeout=60)
+    assert err == "" and code in (0, 141), (code, err)
+
+
+def test_command_modules_do_not_import_the_entry_point():
+    """Typer's pattern: command modules register on cli.app; only cli.main imports them."""
+    import pathlib
+
+    import paramscope.cli as cli
+
+    for path in pathlib.Path(cli.__file__).parent.glob("*_commands.py"):
+        assert "paramscope.cli.main" not in path.read_text(encoding="utf-8"), path.name

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from paramscope.cli.main import app, fail
+from paramscope.cli.app import app, fail
 from paramscope.errors import ParamscopeError
 from paramscope.cli.options import (BatchOpt, ContextOpt, DtypeOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt,
                                     ModeOpt,

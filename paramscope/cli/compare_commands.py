@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.analysis_commands import DeviceSpecOpt, analyze_target
-from paramscope.cli.main import app, fail
+from paramscope.cli.app import app, fail
 from paramscope.cli.options import (CLOCKS, MEASURE_HELP, BatchOpt, ContextOpt, DtypeOpt, ExportFormatOpt,
                                     FreezeOpt, ImportPathOpt, ModeOpt,
                                     ModelInputOpt, OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice,

@@ -13,68 +13,15 @@ import sys
 
 import typer
 
+from paramscope.cli.app import app, fail, package_version, say  # noqa: F401  (re-exported)
 from paramscope.errors import ParamscopeError
 
-app = typer.Typer(
-    name="paramscope",
-    help="Parameters, MACs and FLOPs of PyTorch networks: derived by formula, measured by "
-         "torchinfo, fvcore and FlopCounterMode, reconciled layer by layer.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def package_version() -> str:
-    """paramscope's version from the installed package metadata (the source's ``__version__``
-    when paramscope runs from a checkout that is not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("paramscope")
-    except PackageNotFoundError:
-        from paramscope import __version__
-        return __version__
-
-
-def _print_version(value: bool) -> None:
-    """``--version``: print ``paramscope X.Y.Z`` and stop (eager, so no command is needed)."""
-    if value:
-        typer.echo(f"paramscope {package_version()}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(version: bool = typer.Option(False, "--version", "-V", help="Print paramscope's version and exit.",
-                                       callback=_print_version, is_eager=True)) -> None:
-    """Parameters, MACs and FLOPs of PyTorch networks: derived by formula, measured by torchinfo,
-    fvcore and FlopCounterMode, reconciled layer by layer."""
-
-
 def _register_commands() -> None:
+    """Import the command modules: each registers its commands on ``app`` (Typer's pattern;
+    they import ``app`` from :mod:`paramscope.cli.app`, never this module)."""
     from paramscope.cli import (analysis_commands, compare_commands,  # noqa: F401  (importing
                                 spec_commands, sweep_commands)  # registers the commands)
     from paramscope.cli import perf_commands  # noqa: F401  (profile)
-
-
-def say(prefix: str, message) -> None:
-    """Print ``paramscope: PREFIX MESSAGE`` as one printable line on stderr, whatever happens
-    while formatting ``message`` (a broken ``__str__``, MemoryError, a lone surrogate)."""
-    from paramscope.sandbox import safe_text
-
-    line = f"paramscope: {prefix}{safe_text(message)}"
-    try:
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-    except Exception:  # noqa: BLE001  (stderr closed or unencodable: nothing more to do)
-        pass
-
-
-def fail(message: str, code: int = 2) -> "typer.Exit":
-    """Print one line on stderr and return the Exit to raise."""
-    say("error: ", message)
-    return typer.Exit(code)
 
 
 class Terminated(BaseException):
@@ -145,6 +92,9 @@ def _run(argv: list[str] | None) -> int:
         _silence_stdout()
         code = 141
     except SystemExit as exc:  # paramscope never calls sys.exit inside the app: user code did
+        if _after_broken_pipe(exc):  # click turns a closed stdout (`| head`) into sys.exit(1)
+            _silence_stdout()
+            return 141
         if _raised_by_typer(exc):  # shell completion (--show-completion, TAB) ends with sys.exit
             return exc.code if isinstance(exc.code, int) else 0
         say("error: ", f"code run for this command called sys.exit({exc.code})")
@@ -165,6 +115,18 @@ def _run(argv: list[str] | None) -> int:
         say("error: ", "interrupted by an unexpected exception")
         code = 2
     return code if isinstance(code, int) else 0
+
+
+def _after_broken_pipe(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling a closed pipe on stdout."""
+    import errno
+
+    seen = exc.__context__
+    while seen is not None:
+        if isinstance(seen, BrokenPipeError) or (isinstance(seen, OSError) and seen.errno == errno.EPIPE):
+            return True
+        seen = seen.__context__
+    return False
 
 
 def _raised_by_typer(exc: BaseException) -> bool:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.analysis_commands import DeviceSpecOpt, analyze_target
-from paramscope.cli.main import app, fail
+from paramscope.cli.app import app, fail
 from paramscope.cli.options import (CLOCKS, BatchOpt, DtypeOpt, ExportFormatOpt, ImportPathOpt, ModelInputOpt,
                                     OutputOpt, SetOpt,
                                     TargetArg, parse_choice)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from paramscope.cli.main import app
+from paramscope.cli.app import app
 from paramscope.cli.options import BatchOpt, ImportPathOpt, InputOpt, SetOpt, TargetArg, parse_input, parse_sets
 from paramscope.errors import ParamscopeError
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from paramscope.cli.main import app
+from paramscope.cli.app import app
 from paramscope.cli.options import (FORMAT_CHOICES, MEASURE_HELP, BatchOpt, DtypeOpt, FreezeOpt, ImportPathOpt,
                                     ModeOpt, OptimizerOpt, TargetArg,
                                     one_of, parse_choice, train_options)
