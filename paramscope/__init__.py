@@ -13,7 +13,7 @@ __all__ = ["analyze", "build", "summary", "resolve_spec", "builtin_targets", "Re
 #: public name -> the module that defines it (imported on first use: no torch at import time)
 _LAZY = {"analyze": "paramscope.analysis", "build": "paramscope.api", "resolve_spec": "paramscope.api",
          "builtin_targets": "paramscope.api", "summary": "paramscope.summary_api",
-         "Report": "paramscope.report", "ParamscopeError": "paramscope.errors"}
+         "Report": "paramscope.reconciling.report", "ParamscopeError": "paramscope.errors"}
 
 
 def __getattr__(name: str):

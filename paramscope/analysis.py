@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 from paramscope.errors import ParamscopeError, TargetError
 from paramscope.formulas import cost_of
 from paramscope.graph import Graph, Shape
-from paramscope.report import DTYPES, LayerRow, Report, activation_bytes
+from paramscope.reconciling.report import DTYPES, LayerRow, Report, activation_bytes
 
 DEFAULT_MEASURERS = ("torchinfo", "fvcore", "flop_counter")
 #: named explicitly only, never part of "all" (real runs: not deterministic)
@@ -60,28 +60,28 @@ def subject_for(target: Any, input_shape: Shape | None = None, batch: int | None
     """Resolve a target string or an nn.Module into a Subject (graph + meta model).
 
     ``inputs`` describes several / keyword / integer / list inputs (see
-    :func:`paramscope.input_spec.request`); ``mode``/``context`` apply to ``hf:`` decoders;
+    :func:`paramscope.tracing.input_spec.request`); ``mode``/``context`` apply to ``hf:`` decoders;
     ``budget`` bounds the real CPU run of models that cannot run on meta (bytes).
     """
     if dtype not in DTYPES:
         raise ParamscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if input_shape is not None and inputs is not None:
         raise ParamscopeError("give input_shape or inputs, not both")
-    from paramscope.hf import MODES
-    from paramscope.inputs import parse_choice
+    from paramscope.building.hf import MODES
+    from paramscope.tracing.inputs import parse_choice
 
     parse_choice("--mode", mode, MODES)
     req = None
     if inputs is not None or (input_shape is None and batch is not None):
-        from paramscope.input_spec import request
+        from paramscope.tracing.input_spec import request
         req = request(inputs, batch)
     if isinstance(target, str):
-        from paramscope.targets import parse_target
+        from paramscope.building.targets import parse_target
 
         t = parse_target(target)
         if t.kind == "hf":
             if input_shape is not None:  # exact, batch included: read like "[1,128]"
-                from paramscope.input_spec import request
+                from paramscope.tracing.input_spec import request
                 req = request(tuple(input_shape), batch)
             return _hf_subject(t, req, overrides or {}, dtype, mode, context, budget)
         _decoder_only(mode, context)
@@ -111,7 +111,7 @@ def _spec_subject(t, input_shape, batch, req, overrides, dtype) -> Subject:
         if not req.plain:
             raise ParamscopeError(f"{t.text}: a YAML spec takes one input tensor (--input SIZES); names, "
                                   "dtypes, list inputs and several --input values are for Python models")
-        from paramscope.inputs import parse_input
+        from paramscope.tracing.inputs import parse_input
         input_shape = parse_input(req.items[0].sizes, default, batch)
     shape = input_shape or (with_batch(default, batch) if default else None)
     return resolved_subject(resolve_spec(doc, overrides, shape), dtype)
@@ -122,7 +122,7 @@ def resolved_subject(resolved, dtype: str = "float32") -> Subject:
     resolved.graph.dtype = dtype
 
     def meta_model():  # inference, like the spec graph (BatchNorm counts depend on the mode)
-        from paramscope.builder import module_from_resolved
+        from paramscope.building.builder import module_from_resolved
         return module_from_resolved(resolved, device="meta").eval()
 
     buffers = sum(b.numel for n in resolved.graph if n.counts_params for b in n.buffers.values())
@@ -130,7 +130,7 @@ def resolved_subject(resolved, dtype: str = "float32") -> Subject:
 
 
 def _factory_subject(t, input_shape, batch, overrides, dtype, req=None, budget=None) -> Subject:
-    from paramscope.targets import load_factory
+    from paramscope.building.targets import load_factory
 
     return factory_subject(load_factory(t), t.text, input_shape, batch, overrides, dtype, req, budget)
 
@@ -138,7 +138,7 @@ def _factory_subject(t, input_shape, batch, overrides, dtype, req=None, budget=N
 def factory_subject(factory, label, input_shape, batch, overrides, dtype, req=None, budget=None) -> Subject:
     """Call ``factory(**overrides)`` on the meta device (on the CPU, with a note, when it
     fails on meta but not on the CPU) and trace the model it returns."""
-    from paramscope.builder import call_factory
+    from paramscope.building.builder import call_factory
 
     try:
         model = call_factory(factory, overrides, label, device="meta")
@@ -159,8 +159,8 @@ def factory_subject(factory, label, input_shape, batch, overrides, dtype, req=No
 def _hf_subject(t, req, overrides, dtype, mode, context, budget) -> Subject:
     """Trace without an attention mask first; a model whose mask code then needs tensor
     values (decoders) is traced again with an ``attention_mask`` input."""
-    from paramscope import hf
-    from paramscope.fallback import is_data_dependent
+    from paramscope.building import hf
+    from paramscope.tracing.fallback import is_data_dependent
 
     if mode == "prefill" and context is not None:
         raise ParamscopeError("--context applies to --mode decode")
@@ -191,7 +191,7 @@ def _hf_subject(t, req, overrides, dtype, mode, context, budget) -> Subject:
 
 def _decode_subject(model, label, config, inputs, context, dtype, mask) -> Subject:
     """One generated token with a KV cache of ``context``; the prefill's cost in a note."""
-    from paramscope import hf
+    from paramscope.building import hf
 
     step = hf.decode_inputs(config, inputs, context, mask)
     prefill = hf.expected_inputs(config, inputs.specs[0].shape[0], context, mask)
@@ -208,13 +208,13 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
                     fallback: bool = True) -> Subject:
     """Trace ``model`` on its inputs: a shape, an InputSet, or ``req`` read against the
     model's default inputs; a forward that stops on a value-dependent op runs once on the
-    CPU instead (``fallback``; ``rebuild`` makes the real copy, see paramscope.fallback)."""
-    from paramscope.forward import default_inputs
-    from paramscope.input_spec import InputSet
-    from paramscope.materialize import meta_clone
-    from paramscope.trace import trace
+    CPU instead (``fallback``; ``rebuild`` makes the real copy, see paramscope.tracing.fallback)."""
+    from paramscope.tracing.forward import default_inputs
+    from paramscope.tracing.input_spec import InputSet
+    from paramscope.building.materialize import meta_clone
+    from paramscope.tracing.trace import trace
 
-    from paramscope.inputs import check_numel
+    from paramscope.tracing.inputs import check_numel
 
     if isinstance(input_shape, InputSet):
         shape = input_shape
@@ -236,7 +236,7 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
     try:
         graph = trace(model, shape, dtype=dtype)
     except ParamscopeError as err:
-        from paramscope.fallback import is_data_dependent, run_on_cpu
+        from paramscope.tracing.fallback import is_data_dependent, run_on_cpu
 
         if not fallback or not is_data_dependent(err):
             raise
@@ -335,8 +335,8 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
         report.notes.append(f"{gap}: its MACs/FLOPs are not in the totals (they are lower bounds)")
     counting = tuple(t for t in tools if t not in OPT_IN_MEASURERS)
     if counting and subject.device != "meta":
-        from paramscope.fallback import flop_counter_result
-        from paramscope.report import MeasurerResult
+        from paramscope.tracing.fallback import flop_counter_result
+        from paramscope.reconciling.report import MeasurerResult
 
         skipped = ("not run: it runs on the meta device (fvcore on a zero-filled copy), where this "
                    "model's forward cannot proceed; FlopCounterMode measured the real CPU run")
@@ -344,7 +344,7 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
             report.measurers[tool] = (flop_counter_result(subject.graph, subject.cpu_flops)
                                       if tool == "flop_counter" else MeasurerResult(tool, "", "skipped", note=skipped))
     elif counting:
-        from paramscope.measure.run import run_measurers
+        from paramscope.reconciling.run import run_measurers
 
         run_measurers(report, subject, counting, fvcore_budget=fvcore_budget)
     if "time" in tools or perf is not None:

@@ -8,7 +8,7 @@ from paramscope.graph import Shape
 from paramscope.spec.document import Document, parse_file
 from paramscope.spec.library import resolve_import
 from paramscope.spec.resolve import Resolved, resolve
-from paramscope.targets import Target, load_factory, parse_target
+from paramscope.building.targets import Target, load_factory, parse_target
 
 
 def load_document(target: str | Target) -> Document:
@@ -40,7 +40,7 @@ def build(target: str, device: Any = None, **overrides: Any):
     ``overrides`` set spec parameters (like ``--set``) or are passed to a factory as
     keyword arguments.  ``device="meta"`` builds without allocating memory.
     """
-    from paramscope.builder import call_factory, module_from_resolved
+    from paramscope.building.builder import call_factory, module_from_resolved
 
     t = parse_target(target)
     if t.kind == "factory":

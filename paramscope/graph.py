@@ -3,7 +3,7 @@
 A :class:`Graph` is the ordered list of *calls* a forward pass makes to leaf
 layers (plus functional ops such as residual adds).  It comes either from a
 YAML spec (pure-Python shape inference, no torch) or from an ``nn.Module``
-(one forward pass on the meta device with hooks, see :mod:`paramscope.trace`).
+(one forward pass on the meta device with hooks, see :mod:`paramscope.tracing.trace`).
 
 Shapes always include the batch dimension.  Nothing in this module imports torch.
 """

@@ -116,7 +116,7 @@ def _tensors(input_data: Any) -> list[tuple[str | None, tuple[int, ...], str | N
 
 def _dtype_name(dtype: Any) -> str | None:
     """``torch.int64`` -> ``"int64"``; None for float32 (the default element type)."""
-    from paramscope.input_spec import DTYPE_ALIASES
+    from paramscope.tracing.input_spec import DTYPE_ALIASES
 
     name = str(dtype).removeprefix("torch.")
     if name not in DTYPE_ALIASES:

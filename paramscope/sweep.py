@@ -45,7 +45,7 @@ def split_values(text: str) -> list[str]:
 
 def parse_axes(items: Iterable[str] | None) -> dict[str, list[Any]]:
     """``--set k=v1,v2`` options -> ``{"k": [v1, v2]}`` (values read like single ``--set`` values)."""
-    from paramscope.inputs import parse_value
+    from paramscope.tracing.inputs import parse_value
 
     axes: dict[str, list[Any]] = {}
     for item in items or []:
@@ -158,7 +158,7 @@ def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterabl
     gets ``error`` and the sweep goes on; if every point fails, the first error is raised.
     """
     from paramscope.analysis import DTYPES, parse_measure
-    from paramscope.targets import parse_target
+    from paramscope.building.targets import parse_target
 
     if dtype not in DTYPES:
         raise ParamscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -210,7 +210,7 @@ def _hashable(size: Any) -> Any:
 
 
 def _shape(size: Any, default: Shape | None, batch: int | None) -> Shape | None:
-    from paramscope.inputs import parse_input
+    from paramscope.tracing.inputs import parse_input
 
     if size is None or isinstance(size, str):
         return parse_input(size, default, batch)
@@ -240,7 +240,7 @@ def _factory_points(t, dtype):
     point (on the meta device)."""
     from paramscope.analysis import factory_subject, report_for
     from paramscope.sandbox import user_code
-    from paramscope.targets import load_factory
+    from paramscope.building.targets import load_factory
 
     with user_code(t.text):
         factory = load_factory(t)
@@ -259,7 +259,7 @@ def _hf_points(t, dtype):
     """Token-id inputs (batch × tokens) and a point analyser for an ``hf:`` target: the
     config is built per point, so ``--set`` sweeps config fields."""
     from paramscope.analysis import report_for, subject_for
-    from paramscope.hf import DEFAULT_TOKENS
+    from paramscope.building.hf import DEFAULT_TOKENS
 
     def analyse(overrides, shape, tools, fvcore_budget):
         subject = subject_for(t.text, shape, None, overrides, dtype, budget=fvcore_budget)

@@ -14,7 +14,7 @@ from rf_gradient import check_model
 import paramscope
 from paramscope.analysis import subject_for
 from paramscope.api import builtin_targets
-from paramscope.receptive import receptive_fields
+from paramscope.perf.receptive import receptive_fields
 
 if __name__ == "__main__":
     args = sys.argv[1:]

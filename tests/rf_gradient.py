@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from paramscope.rowkeys import RowKeys
+from paramscope.tracing.rowkeys import RowKeys
 
 
 def positive_model(model: nn.Module) -> nn.Module:

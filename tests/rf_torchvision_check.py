@@ -14,7 +14,7 @@ import time
 
 from rf_gradient import check_model
 
-from paramscope.receptive import receptive_fields
+from paramscope.perf.receptive import receptive_fields
 
 BUILD = {
     "resnet50": lambda tv: tv.models.resnet50(),

@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from paramscope.formulas import cost_of
-from paramscope.trace import trace
+from paramscope.tracing.trace import trace
 
 
 def counted(model: nn.Module, *inputs) -> int:

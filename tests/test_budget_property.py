@@ -198,7 +198,7 @@ def _costs(report):
 def test_spec_build_show_round_trip(text, tmp_path):
     import paramscope
     from paramscope.api import resolve_spec
-    from paramscope.builder import module_from_resolved
+    from paramscope.building.builder import module_from_resolved
     from paramscope.spec.emit import emit
 
     path = tmp_path / "net.yaml"

@@ -75,7 +75,7 @@ def _choice_truth() -> dict[str, tuple[str, ...]]:
     from paramscope.analysis import DEFAULT_MEASURERS, OPT_IN_MEASURERS
     from paramscope.measure.timing import CLOCKS
     from paramscope.render.export import FORMATS
-    from paramscope.report import DTYPES
+    from paramscope.reconciling.report import DTYPES
     from paramscope.training.analysis import MODES
     from paramscope.training.memory import OPTIMIZERS
 

@@ -13,8 +13,8 @@ import pytest
 from render_helpers import ANSI, BOX_DRAWING, check_golden, number, parse_markdown_tables, run
 
 import paramscope
-from paramscope.comparison import Comparison
-from paramscope.grouping import stages
+from paramscope.reconciling.comparison import Comparison
+from paramscope.reconciling.grouping import stages
 
 # Reference figures (seed articles): VGG stem vs ResNet stem; the three blocks; dense vs grouped.
 VGG_STEM, RESNET_STEM = 260_160, 9_472
@@ -273,7 +273,7 @@ def test_comparison_alignment_modes():
 
 
 def test_measured_mark_per_target():
-    pytest.importorskip("paramscope.measure.run")
+    pytest.importorskip("paramscope.reconciling.run")
     result = run("compare", "resnet-stem", "conv-dense", "--measure", "all", "--no-layers")
     assert result.code == 0, result.err
     measured = next(line for line in result.out.splitlines() if line.startswith("measured"))

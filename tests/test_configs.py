@@ -389,7 +389,7 @@ def test_input_override_changes_params_without_global_pool():
     fc = [n for n in resolved.graph.nodes if n.name == "linear"][0]
     assert fc.in_shape == (1, 256) and fc.hparams["in_features"] == 256
     assert graph_params(resolved) == 175_258 - 64 * 10 + 256 * 10
-    from paramscope.builder import module_from_resolved
+    from paramscope.building.builder import module_from_resolved
     model = module_from_resolved(resolved, "meta")
     assert n_params(model) == 175_258 - 64 * 10 + 256 * 10
     assert_graph_matches_torch(resolved, model)

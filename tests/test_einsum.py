@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from paramscope.formulas import cost_of
-from paramscope.trace import trace
+from paramscope.tracing.trace import trace
 
 
 class Einsum(nn.Module):

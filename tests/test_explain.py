@@ -13,7 +13,7 @@ from render_helpers import ANSI, BOX_DRAWING, check_golden, evaluate, number, ru
 
 import paramscope
 from paramscope.render.explain import explain
-from paramscope.grouping import group_by_depth
+from paramscope.reconciling.grouping import group_by_depth
 
 
 def explain_cli(*args: str, columns: int = 100):

@@ -16,7 +16,7 @@ import paramscope
 from paramscope.errors import ParamscopeError
 from paramscope.render import export
 from paramscope.render.export import Col, Grid, markdown_table, rich_table, write_atomic
-from paramscope.grouping import group_by_depth
+from paramscope.reconciling.grouping import group_by_depth
 
 RESNET50_DEPTH1 = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4",
                    "avgpool", "flatten", "fc"]

@@ -6,7 +6,7 @@ import pytest
 
 import paramscope
 from paramscope.errors import ParamscopeError
-from paramscope.inputs import parse_bytes
+from paramscope.tracing.inputs import parse_bytes
 
 
 @pytest.mark.parametrize("text,value", [("2GB", 2 * 10**9), ("512MiB", 512 * 2**20), ("2e9", 2 * 10**9),

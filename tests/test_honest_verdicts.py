@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import paramscope
-from paramscope.materialize import meta_clone
+from paramscope.building.materialize import meta_clone
 
 
 def flop_counter_total(model: nn.Module, shape) -> int:

@@ -3,7 +3,7 @@
 import pytest
 
 from paramscope.errors import ParamscopeError
-from paramscope.input_spec import InputSet, TensorSpec, parse_item, request, single
+from paramscope.tracing.input_spec import InputSet, TensorSpec, parse_item, request, single
 
 IMAGE = single((1, 3, 224, 224))
 VIDEO = single((1, 3, 16, 224, 224))

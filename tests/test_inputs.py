@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from paramscope.errors import ParamscopeError
-from paramscope.inputs import parse_input
+from paramscope.tracing.inputs import parse_input
 
 SPEC = (1, 3, 224, 224)  # a spec's default input, batch included
 

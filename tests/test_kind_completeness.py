@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import paramscope
 from paramscope.formulas import registered_kinds
-from paramscope.materialize import meta_clone
+from paramscope.building.materialize import meta_clone
 
 
 class Call(nn.Module):

@@ -13,7 +13,7 @@ from paramscope.errors import ParamscopeError
 from paramscope.measure import MEASURERS
 from paramscope.measure.base import Measurer
 from paramscope.measure.fvcore import FvcoreMeasurer
-from paramscope.trace import trace
+from paramscope.tracing.trace import trace
 from torch_models import GroupedSE, SeedResNeXt, TinyResNet, TokenMixer, vgg_stem
 
 MODELS = {
@@ -231,7 +231,7 @@ def test_exclusive_counts_skip_containers_that_never_run():
 
 
 def test_transformer_encoder_reconciles_per_module():
-    from paramscope.reconcile import compare
+    from paramscope.reconciling.reconcile import compare
 
     model = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2).eval()
     report = compare(model, (2, 5, 32), tools=["flop_counter", "torchinfo"])

@@ -10,7 +10,7 @@ from torch import nn
 
 from paramscope.errors import ParamscopeError
 from paramscope.measure import MEASURERS
-from paramscope.trace import trace
+from paramscope.tracing.trace import trace
 
 
 @st.composite

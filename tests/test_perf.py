@@ -10,7 +10,7 @@ import paramscope
 from paramscope.analysis import DEFAULT_MEASURERS, parse_measure, subject_for
 from paramscope.errors import ParamscopeError
 from paramscope.perf import PerfOptions
-from paramscope.roofline import DEVICE_SPECS, device_spec
+from paramscope.perf.roofline import DEVICE_SPECS, device_spec
 
 
 def test_conv_dense_bytes_and_intensity_by_hand():
@@ -59,7 +59,7 @@ def test_bad_device_spec_is_one_line_exit_2(cli):
 
 
 def test_cpu_spec_is_calibrated_once_and_cached(tmp_path, monkeypatch):
-    from paramscope import roofline
+    from paramscope.perf import roofline
 
     calls = []
     monkeypatch.setenv("PARAMSCOPE_CACHE_DIR", str(tmp_path))

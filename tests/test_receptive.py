@@ -11,7 +11,7 @@ from torch import nn
 import paramscope
 from paramscope.analysis import subject_for
 from paramscope.api import builtin_targets
-from paramscope.receptive import receptive_fields
+from paramscope.perf.receptive import receptive_fields
 
 
 def _axes(rf):

@@ -11,8 +11,8 @@ import pytest
 from paramscope.measure.base import LayerCount, Measurer
 from paramscope.measure.fvcore import FvcoreMeasurer
 from paramscope.measure import MEASURERS
-from paramscope.reconcile import UNEXPLAINED, compare, reconcile
-from paramscope.trace import trace
+from paramscope.reconciling.reconcile import UNEXPLAINED, compare, reconcile
+from paramscope.tracing.trace import trace
 from torch_models import GroupedSE, TinyResNet, vgg_stem
 
 

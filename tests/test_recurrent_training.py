@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import paramscope
-from paramscope.materialize import meta_clone
+from paramscope.building.materialize import meta_clone
 
 
 class First(nn.Module):

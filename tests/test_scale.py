@@ -77,9 +77,9 @@ def test_huge_conv_from_the_spec(tmp_path):
 def test_huge_conv_module_on_meta():
     torch = pytest.importorskip("torch")
     try:
-        import paramscope.trace  # noqa: F401
+        import paramscope.tracing.trace  # noqa: F401
     except ImportError as err:
-        pytest.skip(f"paramscope.trace is not available yet ({err}); the spec path is tested above")
+        pytest.skip(f"paramscope.tracing.trace is not available yet ({err}); the spec path is tested above")
     with torch.device("meta"):
         model = torch.nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1)
     report = analyze(model, (1, CHANNELS, 8, 8), measure="none")

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from paramscope.api import resolve_spec
-from paramscope.builder import module_from_resolved
-from paramscope.modules import Chain, Residual
+from paramscope.building.builder import module_from_resolved
+from paramscope.building.modules import Chain, Residual
 from paramscope.errors import ParamscopeError
 from paramscope.spec.emit import emit
 from paramscope.spec.kinds import KINDS

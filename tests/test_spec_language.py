@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from paramscope.api import build, resolve_spec
-from paramscope.builder import module_from_resolved
-from paramscope.modules import Chain, Residual
+from paramscope.building.builder import module_from_resolved
+from paramscope.building.modules import Chain, Residual
 from paramscope.errors import ParamscopeError, SpecError
 from paramscope.spec.document import parse_file
 from paramscope.spec.emit import emit

@@ -219,7 +219,7 @@ def test_hundreds_of_points():
 def test_opt_in_measure():
     pytest.importorskip("torch")
     try:
-        import paramscope.measure.run  # noqa: F401
+        import paramscope.reconciling.run  # noqa: F401
     except ImportError as err:
         pytest.skip(f"measurers not available yet ({err})")
     result = sweep("resnet-stem", {}, ["64", "128"], measure="flop_counter")

@@ -9,8 +9,8 @@ import pytest
 torchvision = pytest.importorskip("torchvision")
 import torch  # noqa: E402
 
-from paramscope.reconcile import compare  # noqa: E402
-from paramscope.trace import trace  # noqa: E402
+from paramscope.reconciling.reconcile import compare  # noqa: E402
+from paramscope.tracing.trace import trace  # noqa: E402
 
 pytestmark = pytest.mark.torchvision
 

@@ -12,8 +12,8 @@ from torch import nn
 
 from paramscope.errors import ParamscopeError
 from paramscope.formulas import cost_of
-from paramscope.materialize import materialize, meta_clone
-from paramscope.trace import trace
+from paramscope.building.materialize import materialize, meta_clone
+from paramscope.tracing.trace import trace
 from torch_models import GroupedSE, TinyResNet, TokenMixer, vgg_stem
 
 MODELS = {
@@ -289,8 +289,8 @@ def test_meta_clone_copies_no_data_and_keeps_ties():
 
 
 def test_no_torch_import_at_module_import():
-    code = ("import sys, paramscope.trace, paramscope.materialize, paramscope.measure, "
-            "paramscope.measure.base, paramscope.reconcile; "
+    code = ("import sys, paramscope.tracing.trace, paramscope.building.materialize, paramscope.measure, "
+            "paramscope.measure.base, paramscope.reconciling.reconcile; "
             "from paramscope.measure import MEASURERS; assert 'torchinfo' in MEASURERS; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -21,7 +21,7 @@ def fwd_bwd_flops(model, shape, freeze=()):
     """FlopCounterMode's own total for one forward and one backward pass on the meta device."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from paramscope.materialize import meta_clone
+    from paramscope.building.materialize import meta_clone
 
     work = meta_clone(model)
     for name, p in work.named_parameters():

@@ -28,7 +28,7 @@ def analyze_target(target: str, input: list[str] | str | None, batch: int | None
                    measure: str, dtype: str, fvcore_budget: str | None = None, train: dict | None = None,
                    context: int | None = None, perf=None):
     from paramscope.analysis import analyze, parse_measure
-    from paramscope.inputs import parse_bytes
+    from paramscope.tracing.inputs import parse_bytes
 
     budget = parse_bytes(fvcore_budget) if fvcore_budget is not None else None
 
@@ -66,7 +66,7 @@ def _train_shape(target: str, items: list[str], batch: int | None):
     input = items[0] if items else None
     if input is None and batch is None:
         return None
-    from paramscope.targets import parse_target
+    from paramscope.building.targets import parse_target
 
     default, t = None, parse_target(target)
     if t.kind == "spec":

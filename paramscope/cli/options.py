@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from paramscope.inputs import parse_choice, parse_input, parse_sets, parse_value  # noqa: F401  (re-exported)
+from paramscope.tracing.inputs import parse_choice, parse_input, parse_sets, parse_value  # noqa: F401  (re-exported)
 
 TargetArg = Annotated[str, typer.Argument(help="Built-in config name, YAML path, or module:callable factory.",
                                           show_default=False)]

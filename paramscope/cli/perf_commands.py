@@ -32,7 +32,7 @@ def profile(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = No
             fmt: ExportFormatOpt = "table", output: OutputOpt = None,
             import_path: ImportPathOpt = None) -> None:
     """Time every layer for real (median of repeated passes) beside its roofline and receptive field."""
-    from paramscope.inputs import parse_bytes
+    from paramscope.tracing.inputs import parse_bytes
     from paramscope.perf import PerfOptions
     from paramscope.render.export import FORMATS, check_output, publish
 

@@ -48,7 +48,7 @@ def show(target: TargetArg, input: InputOpt = None, batch: BatchOpt = None, set:
     from paramscope.api import load_document, resolve_spec
     from paramscope.spec.resolve import default_input
     from paramscope.spec.emit import emit
-    from paramscope.targets import parse_target
+    from paramscope.building.targets import parse_target
 
     t = parse_target(target)
     if t.kind != "spec":

@@ -30,8 +30,8 @@ class FlopCounterMeasurer(Measurer):
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
-        from paramscope.forward import call_model
-        from paramscope.trace import meta_model
+        from paramscope.tracing.forward import call_model
+        from paramscope.tracing.trace import meta_model
 
         work = meta_model(model)
         counter = FlopCounterMode(display=False)

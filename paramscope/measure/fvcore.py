@@ -98,7 +98,7 @@ class FvcoreMeasurer(Measurer):
 
     def __init__(self, budget_bytes: int | None = None) -> None:
         if budget_bytes is None:
-            from paramscope.inputs import parse_bytes
+            from paramscope.tracing.inputs import parse_bytes
 
             raw = os.environ.get(BUDGET_ENV)
             budget_bytes = DEFAULT_BUDGET if raw is None else parse_bytes(raw, BUDGET_ENV)
@@ -121,9 +121,9 @@ class FvcoreMeasurer(Measurer):
     def measure(self, model, input_shape, dtype="float32", *, graph=None) -> Measurement:
         import torch
 
-        from paramscope.materialize import materialize
-        from paramscope.forward import model_inputs
-        from paramscope.trace import trace
+        from paramscope.building.materialize import materialize
+        from paramscope.tracing.forward import model_inputs
+        from paramscope.tracing.trace import trace
 
         graph = graph if graph is not None else trace(model, input_shape, dtype)
         need = self.estimate_bytes(graph)

@@ -104,7 +104,7 @@ def real_model(meta_model, device: str = "cpu"):
     """A real copy of a meta model on ``device``: zero parameters, BatchNorm variance 1."""
     import torch
 
-    from paramscope.materialize import materialize
+    from paramscope.building.materialize import materialize
 
     model = materialize(meta_model, device)
     with torch.no_grad():
@@ -135,8 +135,8 @@ def time_model(meta_model, input_shape, dtype: str = "float32", *, device: str =
     the report; with it only those and the leaves carry timers (see RowKeys)."""
     import torch
 
-    from paramscope.rowkeys import RowKeys
-    from paramscope.trace import example_input
+    from paramscope.tracing.rowkeys import RowKeys
+    from paramscope.tracing.trace import example_input
 
     if warmup < 0 or repeats < 1:
         raise ParamscopeError(f"--warmup must be >= 0 and --repeats >= 1, got {warmup} and {repeats}")
@@ -151,7 +151,7 @@ def time_model(meta_model, input_shape, dtype: str = "float32", *, device: str =
         torch.set_num_threads(threads)
     timing = Timing(device=device, clock=clock, threads=torch.get_num_threads(), warmup=warmup, repeats=repeats)
     if budget_bytes is None:
-        from paramscope.inputs import parse_bytes
+        from paramscope.tracing.inputs import parse_bytes
 
         raw = os.environ.get(BUDGET_ENV)
         budget_bytes = DEFAULT_BUDGET if raw is None else parse_bytes(raw, BUDGET_ENV)

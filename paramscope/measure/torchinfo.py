@@ -39,8 +39,8 @@ class TorchinfoMeasurer(Measurer):
         summary = quiet_import("torchinfo").summary
         tool = quiet_import("torchinfo.torchinfo")
 
-        from paramscope.forward import model_inputs
-        from paramscope.trace import meta_model
+        from paramscope.tracing.forward import model_inputs
+        from paramscope.tracing.trace import meta_model
 
         work = meta_model(model)
         args, kwargs = model_inputs(input_shape, dtype)
@@ -186,7 +186,7 @@ def _input_bytes(graph: Graph) -> int:
     """torchinfo's input size: ``sys.getsizeof`` of each positional tensor's storage
     (keyword inputs are not counted)."""
     from paramscope.graph import dtype_bytes
-    from paramscope.input_spec import as_input_set
+    from paramscope.tracing.input_spec import as_input_set
 
     total = 0
     for spec in as_input_set(graph.input_shape).specs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from paramscope.render.export import Col, Grid, csv_text, markdown_document, rich_table
-from paramscope.report import LayerRow, Report
+from paramscope.reconciling.report import LayerRow, Report
 
 Result = tuple[str, Report, list[LayerRow]]  # target, report, layers that mismatch
 

@@ -1,6 +1,6 @@
 """``compare``: several Reports side by side.
 
-:class:`paramscope.comparison.Comparison` holds the data (ratios, per-stage groups,
+:class:`paramscope.reconciling.comparison.Comparison` holds the data (ratios, per-stage groups,
 per-layer alignment); the functions below turn it into Grids (terminal, Markdown), CSV
 rows and JSON.  Every figure comes from the Reports and every arithmetic line
 from the formulas' Terms; nothing is recomputed here.
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from paramscope.comparison import ARITHMETIC_ROWS, Aligned, Comparison
+from paramscope.reconciling.comparison import ARITHMETIC_ROWS, Aligned, Comparison
 from paramscope.graph import shape_text as _shape_text
 from paramscope.render.export import Col, Grid
-from paramscope.grouping import Group
+from paramscope.reconciling.grouping import Group
 from paramscope.render.units import megabytes, percent, pick_unit, ratio_text, scaled, shape_text
-from paramscope.report import LayerRow, Report
+from paramscope.reconciling.report import LayerRow, Report
 
 # ---------------------------------------------------------------------- grids
 

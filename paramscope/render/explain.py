@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paramscope.errors import ParamscopeError, closest
-from paramscope.grouping import Group, group_by_depth, stages
+from paramscope.reconciling.grouping import Group, group_by_depth, stages
 from paramscope.render.units import shape_text
-from paramscope.report import LayerRow, Report
+from paramscope.reconciling.report import LayerRow, Report
 
 QUANTITIES = ("params", "macs", "flops")
 TITLES = {"params": "Parameters", "macs": "MACs (output positions × weight)", "flops": "FLOPs"}

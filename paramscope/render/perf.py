@@ -6,7 +6,7 @@ from typing import Any
 
 from paramscope.render.export import Col, Grid
 from paramscope.render.units import commas, megabytes
-from paramscope.report import Report
+from paramscope.reconciling.report import Report
 
 
 def seconds(value: float | None) -> str:
@@ -30,7 +30,7 @@ def intensity(value: float | None) -> str:
 
 
 def rf_text(d: dict[str, Any] | None) -> str:
-    from paramscope.receptive import ReceptiveField
+    from paramscope.perf.receptive import ReceptiveField
 
     return ReceptiveField.from_dict(d).text() if d else "--"
 
@@ -255,8 +255,8 @@ def speed_notes(labels: list[str], reports: list[Report]) -> list[str]:
 
 def explain_lines(report: Report, rows, total: bool = True) -> list[str]:
     """Per layer: the bytes and intensity arithmetic, the roofline and the receptive field."""
-    from paramscope.receptive import ReceptiveField
-    from paramscope.roofline import traffic
+    from paramscope.perf.receptive import ReceptiveField
+    from paramscope.perf.roofline import traffic
 
     spec = report.perf.get("device_spec")
     out = []

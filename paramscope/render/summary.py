@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from paramscope.render.export import Col, Grid, csv_text, markdown_document, rich_table
-from paramscope.grouping import group_by_depth
+from paramscope.reconciling.grouping import group_by_depth
 from paramscope.render.units import commas, megabytes, percent, pick_unit, scaled, shape_text
-from paramscope.report import Report
+from paramscope.reconciling.report import Report
 
 TOOL_TITLES = {"torchinfo": "torchinfo mult-adds", "fvcore": "fvcore flops",
                "flop_counter": "FlopCounterMode flops"}

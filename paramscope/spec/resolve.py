@@ -146,7 +146,7 @@ def _check_name(name: Any) -> str:
 
 def _check_tensors(kind: str, leaf: Leaf) -> None:
     """Every tensor a layer makes must be one torch could hold (numel ≤ 2^59)."""
-    from paramscope.inputs import MAX_NUMEL
+    from paramscope.tracing.inputs import MAX_NUMEL
 
     for what, shape in (("output", leaf.out_shape), *((f"{p} parameter", s) for p, s in leaf.params.items())):
         numel = 1
@@ -596,7 +596,7 @@ def default_input(doc: Document, batch: int = 1) -> Shape | None:
             isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in raw):
         raise SpecError(f"input must be [C, H, W] (or [features]) of positive integers, got {raw!r}",
                         file=doc.file, line=line_of(doc.data, "input"), path="input")
-    from paramscope.inputs import check_numel
+    from paramscope.tracing.inputs import check_numel
 
     try:
         return check_numel((batch, *raw), "input")

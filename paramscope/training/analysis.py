@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from paramscope.errors import ParamscopeError, closest
 from paramscope.formulas.backward import Backward, backward_of
-from paramscope.report import Report
+from paramscope.reconciling.report import Report
 
 MODES = ("infer", "train", "decode", "prefill")  # prefill: infer on an hf: decoder
 
@@ -71,7 +71,7 @@ def train_subject(target: Any, input_shape=None, batch=None, overrides=None, dty
     freeze = tuple(freeze)
     spec = None
     if isinstance(target, str):
-        from paramscope.targets import parse_target
+        from paramscope.building.targets import parse_target
 
         t = parse_target(target)
         if t.kind == "spec":
@@ -89,7 +89,7 @@ def train_subject(target: Any, input_shape=None, batch=None, overrides=None, dty
         freeze_graph(subject.graph, freeze, subject.label)
         spec_grad_graph(spec, subject.graph)
     else:
-        from paramscope.trace import trace
+        from paramscope.tracing.trace import trace
 
         subject = subject_for(target, input_shape, batch, overrides, dtype)
         work = freeze_model(subject.meta_model(), freeze, subject.label)
@@ -132,7 +132,7 @@ def train_report(subject, dtype: str = "float32", tools: tuple[str, ...] = (),
         if kind not in base.unsupported:
             report.notes.append(f"no backward formula for {kind}: not in backward totals")
     if tools:
-        from paramscope.measure.run import run_measurers
+        from paramscope.reconciling.run import run_measurers
         from paramscope.training.flop_counter import TrainFlopCounterMeasurer
 
         run_measurers(report, subject, tools, fvcore_budget=fvcore_budget,

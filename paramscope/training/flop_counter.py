@@ -32,7 +32,7 @@ class TrainFlopCounterMeasurer(FlopCounterMeasurer):
         node (see :func:`_backward_counter`), its forward ones as inference does."""
         import torch
 
-        from paramscope.trace import first_tensor, example_input, meta_model
+        from paramscope.tracing.trace import first_tensor, example_input, meta_model
 
         work = meta_model(model)
         x = example_input(input_shape, dtype)
@@ -100,7 +100,7 @@ def _backward_counter(root):
     stops: list[set] = []
 
     def grad_fns(values):
-        from paramscope.trace import tensors_in
+        from paramscope.tracing.trace import tensors_in
 
         return {t.grad_fn for t in tensors_in(values) if t.grad_fn is not None}
 

@@ -172,7 +172,7 @@ def timeline_peak(memory: TrainingMemory, rows, size: int) -> None:
 def training_memory(graph: Graph, report, optimizer: str) -> TrainingMemory:
     """The :class:`TrainingMemory` of ``report`` (its params, trainable params, layers)."""
     size = dtype_bytes(report.dtype)
-    from paramscope.report import Report
+    from paramscope.reconciling.report import Report
 
     totals = Report.totals.fget(report)  # the forward figures
     trainable = totals["trainable_params"]

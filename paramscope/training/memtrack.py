@@ -4,7 +4,7 @@ real training steps by category, without allocating any memory -- the check of
 
 from __future__ import annotations
 
-from paramscope.report import MeasurerResult
+from paramscope.reconciling.report import MeasurerResult
 
 OPTIMIZER_CLASSES = {"sgd": ("SGD", {"lr": 0.1}), "momentum": ("SGD", {"lr": 0.1, "momentum": 0.9}),
                      "adam": ("Adam", {}), "adamw": ("AdamW", {}), "adagrad": ("Adagrad", {}),
@@ -36,7 +36,7 @@ def memtracker_peak(factory, input_shape, optimizer: str = "adamw", steps: int =
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.distributed._tools.mem_tracker import MemTracker
 
-    from paramscope.trace import first_tensor
+    from paramscope.tracing.trace import first_tensor
 
     with FakeTensorMode(allow_non_fake_inputs=True):  # a meta model's tensors become fake ones
         model = factory()
@@ -72,7 +72,7 @@ def memtracker_peak(factory, input_shape, optimizer: str = "adamw", steps: int =
 def reconcile_memory(subject, memory, dtype: str) -> MeasurerResult:
     """Run MemTracker on ``subject``'s model and set it against ``memory`` (a TrainingMemory)."""
     try:
-        from paramscope.trace import torch_dtype
+        from paramscope.tracing.trace import torch_dtype
 
         meta = subject.meta_model()
         m = memtracker_peak(lambda: _on_cpu(meta, torch_dtype(dtype)), subject.graph.input_shape,

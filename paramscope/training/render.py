@@ -47,7 +47,7 @@ def backward_blocks(report, rows) -> list[tuple[str, list[str]]]:
     """``explain``'s backward derivation of ``rows`` (a TrainReport's layer rows)."""
     if not is_train(report):
         return []
-    from paramscope.report import term_text
+    from paramscope.reconciling.report import term_text
 
     back = {id(r): b for r, b in zip(report.layers, report.backward)}
     lines, values = [], []

@@ -61,7 +61,7 @@ def real_copy(model, rebuild: Callable[[], Any] | None = None):
     in modules without one)."""
     import torch
 
-    from paramscope.materialize import meta_clone
+    from paramscope.building.materialize import meta_clone
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
@@ -89,9 +89,9 @@ def run_on_cpu(model, inputs, dtype: str, budget: int, meta_error: ParamscopeErr
                rebuild: Callable[[], Any] | None = None):
     """``(graph, notes, FlopCounterMode's FLOPs of the same run)`` of one real CPU forward;
     ParamscopeError if over budget."""
-    from paramscope.forward import input_text
-    from paramscope.input_spec import as_input_set
-    from paramscope.trace import trace
+    from paramscope.tracing.forward import input_text
+    from paramscope.tracing.input_spec import as_input_set
+    from paramscope.tracing.trace import trace
 
     before = list(getattr(meta_error, "nodes", []))
     stopped_after = len(before)
@@ -130,7 +130,7 @@ def run_on_cpu(model, inputs, dtype: str, budget: int, meta_error: ParamscopeErr
 def flop_counter_result(graph, measured: int):
     """The MeasurerResult of FlopCounterMode run during the CPU pass, against its prediction."""
     from paramscope.measure.flop_counter import FlopCounterMeasurer
-    from paramscope.report import MeasurerResult
+    from paramscope.reconciling.report import MeasurerResult
 
     tool = FlopCounterMeasurer()
     pred = tool.predict(graph)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from paramscope.report import LayerRow, Report
+from paramscope.reconciling.report import LayerRow, Report
 
 #: leaf kinds that end a stage of a flat network (VGG: conv, relu, conv, relu, *maxpool*)
 DOWNSAMPLE_KINDS = frozenset({"MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d"})

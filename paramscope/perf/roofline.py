@@ -143,7 +143,7 @@ def calibrate_cpu(dtype: str = "float32", repeats: int = 20) -> dict[str, Any]:
 
     import torch
 
-    from paramscope.trace import torch_dtype
+    from paramscope.tracing.trace import torch_dtype
 
     threads = torch.get_num_threads()
 

@@ -5,7 +5,7 @@ functions outside any leaf module -- residual ``+``, ``*``, ``@``, ``F.relu``,
 ``torch.flatten`` ... -- is recorded by a ``TorchFunctionMode`` and attributed to the
 innermost running module.  Functional ops that are neither recognised nor pure shape
 ops are counted in ``Graph.unrecorded_ops``.  The pass runs on a meta clone, so the
-user's model is never touched (see :mod:`paramscope.materialize`).
+user's model is never touched (see :mod:`paramscope.building.materialize`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def trace(model, input_shape, dtype: str = "float32", device: str = "meta", *,
           grad: bool = False) -> Graph:
     """The Graph of ``model`` on an input of ``input_shape`` (batch included).
 
-    ``input_shape`` is a shape or an :class:`~paramscope.input_spec.InputSet`.  Runs one
+    ``input_shape`` is a shape or an :class:`~paramscope.tracing.input_spec.InputSet`.  Runs one
     forward pass on a meta clone; ``device="cpu"`` runs ``model`` itself (a real copy the
     caller made) on seeded inputs instead.  Raises :class:`ParamscopeError` with a
     one-line message when the shape/dtype is invalid or the forward pass fails.
@@ -116,7 +116,7 @@ def _record(model, work, input_shape, dtype: str, device: str, unfaithful: froze
     """One forward pass of ``work`` with the recorder's hooks and modes, hooks removed after."""
     import torch
 
-    from paramscope.forward import model_inputs
+    from paramscope.tracing.forward import model_inputs
 
     rec = _Recorder(work, unfaithful)
     rec.grad = grad
@@ -181,7 +181,7 @@ def torch_dtype(name: str):
 def meta_model(model):
     """A meta clone of ``model`` (the original is never run or modified); a model that
     cannot be deep-copied is an error saying why (it is never traced itself)."""
-    from paramscope.materialize import meta_clone
+    from paramscope.building.materialize import meta_clone
 
     try:
         return meta_clone(model)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paramscope.report import Difference, MeasurerResult, Report
+from paramscope.reconciling.report import Difference, MeasurerResult, Report
 
 
 def _result(tool_report, fvcore_note: str = "") -> MeasurerResult:
@@ -59,7 +59,7 @@ def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget
     from paramscope.measure import MEASURERS
 
     registry = {**{t: MEASURERS[t] for t in tools}, **(classes or {})}
-    from paramscope.reconcile import compare
+    from paramscope.reconciling.reconcile import compare
 
     graph = subject.graph
     try:

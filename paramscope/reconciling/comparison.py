@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import Any
 
-from paramscope.grouping import Group, stage_prefix, stages
+from paramscope.reconciling.grouping import Group, stage_prefix, stages
 from paramscope.render.units import ratio_text
-from paramscope.report import Report
+from paramscope.reconciling.report import Report
 
 #: name alignment is tried only below this many layers per target (it is quadratic)
 MAX_NAME_ALIGN = 5000

@@ -18,7 +18,7 @@ def function_kind(func, args=(), kwargs=None) -> str | None:
     from its arguments, as the trace does), else its label (``Tensor.mean``: the trace records
     it when it does arithmetic), None for pure data movement."""
     from paramscope.formulas.registry import alias_of
-    from paramscope.trace import PURE_OPS, label_of
+    from paramscope.tracing.trace import PURE_OPS, label_of
 
     name = getattr(func, "__name__", "") or ""
     extract = alias_of(name)
@@ -37,7 +37,7 @@ class RowKeys:
         nodes' names); only they and the leaves are hooked, and no function mode runs when
         it is empty (fewer timers: the time measurer's overhead).  None hooks every module."""
         from paramscope.formulas import registered_kinds
-        from paramscope.trace import resolve_kind
+        from paramscope.tracing.trace import resolve_kind
 
         self.model, self.on_exit, self.on_enter = model, on_exit, on_enter or (lambda key: None)
         self.names: dict[Any, str] = {}

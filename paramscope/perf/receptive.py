@@ -567,9 +567,9 @@ def receptive_fields(model, input_shape, dtype: str = "float32") -> RFResult:
     the Graph's rows (``layer1.0.conv1``, ``layer1.0.relu#1``, ``layer1.0:add``)."""
     import torch
 
-    from paramscope.materialize import meta_clone
-    from paramscope.rowkeys import RowKeys
-    from paramscope.trace import example_input
+    from paramscope.building.materialize import meta_clone
+    from paramscope.tracing.rowkeys import RowKeys
+    from paramscope.tracing.trace import example_input
 
     clone = meta_clone(model)
     x = example_input(tuple(input_shape), dtype)

@@ -5,7 +5,7 @@
 - ``package.module:callable``    a factory, imported and called (user code runs
                                   only for this explicit form)
 - ``path/to/file.py:callable``   a factory defined in a Python file
-- ``hf:gpt2`` / ``hf:bert:masked-lm``  a transformers model from its config class (see paramscope.hf)
+- ``hf:gpt2`` / ``hf:bert:masked-lm``  a transformers model from its config class (see paramscope.building.hf)
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def parse_target(text: str) -> Target:
         raise TargetError("empty target; give a built-in name, a YAML path or module:callable")
     text = text.strip()
     if text.startswith("hf:"):
-        from paramscope.hf import split_name
+        from paramscope.building.hf import split_name
 
         name, head = split_name(text)
         return Target(text, "hf", module=name, attr=head)

@@ -21,7 +21,7 @@ def module_from_resolved(resolved: Resolved, device: Any = None):
 def _instantiate(node: Module):
     from torch import nn
 
-    from paramscope.modules import Chain, Residual
+    from paramscope.building.modules import Chain, Residual
 
     if node.kind == "leaf":
         return getattr(nn, node.leaf.torch_kind)(**node.leaf.args)

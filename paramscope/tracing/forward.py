@@ -1,6 +1,6 @@
 """Call a model with an input set: the one forward invocation trace and the measurers share.
 
-``input_shape`` is a shape tuple (one tensor) or an :class:`~paramscope.input_spec.InputSet`
+``input_shape`` is a shape tuple (one tensor) or an :class:`~paramscope.tracing.input_spec.InputSet`
 (several, keyword, integer or list inputs).  On the meta device tensors are empty; on a
 real device floats are zeros (``fill="zeros"``) or seeded uniform noise
 (``fill="random"``, deterministic), integers zeros.  Outputs of any structure (tensor,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paramscope.input_spec import as_input_set
+from paramscope.tracing.input_spec import as_input_set
 
 SEED = 0
 
@@ -21,7 +21,7 @@ def model_inputs(input_shape, dtype: str = "float32", device: str = "meta",
     """``(args, kwargs)`` to call a model with: one tensor (or list of tensors) per spec."""
     import torch
 
-    from paramscope.trace import check_shape, torch_dtype
+    from paramscope.tracing.trace import check_shape, torch_dtype
 
     inputs = as_input_set(input_shape)
     gen = torch.Generator().manual_seed(SEED) if fill == "random" else None
@@ -74,7 +74,7 @@ def default_inputs(model):
     """
     from torch import nn
 
-    from paramscope.input_spec import single
+    from paramscope.tracing.input_spec import single
 
     for module in model.modules():
         if isinstance(module, nn.Conv3d):

@@ -3,8 +3,8 @@
 ``add_perf(report, subject, PerfOptions(...))`` fills ``LayerRow.perf`` (the JSON fields
 ``bytes``, ``intensity``, ``roofline_time``, ``bound``, ``receptive_field``, ``time``,
 ``achieved_flops_per_s``, ``time_share``) and ``Report.perf`` (settings, device figures and
-totals).  Bytes and intensity are formulas (:mod:`paramscope.roofline`); receptive fields
-come from a meta-device pass (:mod:`paramscope.receptive`); time from real passes
+totals).  Bytes and intensity are formulas (:mod:`paramscope.perf.roofline`); receptive fields
+come from a meta-device pass (:mod:`paramscope.perf.receptive`); time from real passes
 (:mod:`paramscope.measure.timing`, opt-in).
 """
 
@@ -41,7 +41,7 @@ class PerfOptions:
 
 def add_perf(report, subject, options: PerfOptions) -> None:
     """Add the figures ``options`` asks for to ``report`` (rows and totals)."""
-    from paramscope.roofline import device_spec, roof, traffic
+    from paramscope.perf.roofline import device_spec, roof, traffic
 
     dtype = report.dtype
     if options.threads is not None:  # before a cpu calibration, so the roofline uses the same threads
@@ -102,7 +102,7 @@ def add_perf(report, subject, options: PerfOptions) -> None:
 
 
 def _add_receptive_fields(report, meta_model) -> None:
-    from paramscope.receptive import ReceptiveField, receptive_fields
+    from paramscope.perf.receptive import ReceptiveField, receptive_fields
 
     rf = receptive_fields(meta_model(), report.input_shape, report.dtype)
     missing = ReceptiveField(unknown="this call was not seen by the pass") if rf.axes else ReceptiveField()

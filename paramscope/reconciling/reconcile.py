@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from paramscope.graph import Graph
-from paramscope.report import Verdict as Cell
+from paramscope.reconciling.report import Verdict as Cell
 from paramscope.measure.base import (LayerCount, Measurement, Measurer, PredictedLayer,
                                      Prediction, _sum, failed, unsupported_note)
 
@@ -84,7 +84,7 @@ def compare(model, input_shape, dtype: str = "float32",
             graph: Graph | None = None) -> Report:
     """Trace ``model`` (unless ``graph`` is given), predict and measure with each tool."""
     from paramscope.measure import MEASURERS
-    from paramscope.trace import trace
+    from paramscope.tracing.trace import trace
 
     graph = graph if graph is not None else trace(model, input_shape, dtype)
     measurers = [MEASURERS[t]() if isinstance(t, str) else t for t in tools]

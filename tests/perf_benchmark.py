@@ -1,6 +1,6 @@
 """Benchmark: the time measurer's per-layer timers against a bare forward pass.
 
-``python -m paramscope.perf_benchmark [TARGET ...] [--threads N] [--repeats N]`` (default
+``python tests/perf_benchmark.py [TARGET ...] [--threads N] [--repeats N]`` (default
 resnet50, cifar-resnet, vgg-stem; 1 thread, 15 repeats) prints a Markdown table: the bare
 pass (no hooks), the timed pass (hooks and functional-op timers on every layer call), the
 overhead between their medians (goal: under 10%) and the share of each timed pass that the
@@ -44,7 +44,7 @@ def table(rows: list[dict], threads: int, repeats: int, clock: str = "wall") -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paramscope.perf_benchmark", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python tests/perf_benchmark.py", description=__doc__.split("\n")[0])
     parser.add_argument("targets", nargs="*", default=["resnet50", "cifar-resnet", "vgg-stem"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=15)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from paramscope.errors import ParamscopeError, TargetError, clip, closest
-from paramscope.input_spec import InputSet, TensorSpec
+from paramscope.tracing.input_spec import InputSet, TensorSpec
 
 #: head name -> transformers Auto class
 HEADS = {"base": "AutoModel", "causal-lm": "AutoModelForCausalLM", "masked-lm": "AutoModelForMaskedLM",
@@ -143,7 +143,7 @@ def decode_inputs(config, prefill: InputSet, context: int, mask: bool = False) -
     def cache(device, dtype):
         import torch
 
-        from paramscope.hf import _transformers
+        from paramscope.building.hf import _transformers
         _transformers()
         from transformers import DynamicCache
 

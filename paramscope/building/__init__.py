@@ -1,0 +1,1 @@
+"""Building: spec targets, factories and hf: configs into nn.Modules (meta device)."""

@@ -1,0 +1,1 @@
+"""Reconciling: each tool's figures against its prediction, and the Report they fill."""

@@ -1,0 +1,1 @@
+"""Tracing: one meta-device forward pass records every layer call (a Graph)."""
