@@ -301,10 +301,10 @@ def cells(result: Sweep, row: SweepRow, raw: bool = False) -> list[str]:
 
 
 def _short(value: int) -> str:
-    for divisor, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
-        if abs(value) >= divisor:
-            return f"{value / divisor:,.2f} {suffix}"
-    return f"{value:,}"
+    """A count in its own unit (``4.09 G``), as the tables print it."""
+    from paramscope.render.units import pick_unit, scaled
+
+    return scaled(value, pick_unit([value]))
 
 
 def _value_text(value: Any) -> str:
