@@ -100,3 +100,23 @@ SLOW_TESTS: tuple[str, ...] = ()
 TORCHVISION_FILES = {"test_torchvision_alignment.py", "test_torchvision_measure.py",
                      "test_zoo_torchvision.py"}
 HF_FILES = {"test_hf.py"}
+
+
+FFT_NET = ("import torch\nfrom torch import nn\n"
+           "class FFTNet(nn.Module):\n"
+           "    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 4, 3)\n"
+           "    def forward(self, x):\n        return torch.fft.rfft2(self.conv(x)).real\n"
+           "def build():\n    return FFTNet()\n")
+
+
+@pytest.fixture
+def fft_factory(tmp_path, monkeypatch):
+    """``fft_factory("name")`` -> ``"name:build"``: a factory whose forward runs torch.fft.rfft2,
+    an op with no formula (aten._fft_r2c)."""
+
+    def make(module: str) -> str:
+        (tmp_path / f"{module}.py").write_text(FFT_NET)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        return f"{module}:build"
+
+    return make

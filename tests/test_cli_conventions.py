@@ -166,16 +166,10 @@ def test_check_markdown_ends_with_the_summary_line(cli):
     assert code == 0 and out.rstrip("\n").splitlines()[-1] == "checked 1 target: 1 ok, 0 mismatch, 0 incomplete"
 
 
-def test_check_summary_counts_an_incomplete_target(cli, tmp_path, monkeypatch):
+def test_check_summary_counts_an_incomplete_target(cli, fft_factory):
     """torch.fft has no formula: that target is INCOMPLETE in its row and in the count."""
-    (tmp_path / "fftnet_summary.py").write_text(
-        "import torch\nfrom torch import nn\n"
-        "class FFTNet(nn.Module):\n"
-        "    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 4, 3)\n"
-        "    def forward(self, x):\n        return torch.fft.rfft2(self.conv(x)).real\n"
-        "def build():\n    return FFTNet()\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    code, out, err = cli("check", "resnet-stem", "fftnet_summary:build", "--input", "1x3x16x16",
+    target = fft_factory("fftnet_summary")
+    code, out, err = cli("check", "resnet-stem", target, "--input", "1x3x16x16",
                          "--measure", "flop_counter")
     assert code == 1, err
     assert out.splitlines()[-1] == "checked 2 targets: 1 ok, 0 mismatch, 1 incomplete"

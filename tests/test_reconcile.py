@@ -170,20 +170,14 @@ def test_unmodelled_functional_op_is_paramscope_blind_spot():
     assert report.params == sum(p.numel() for p in model.parameters())
 
 
-def test_op_without_formula_makes_check_fail_naming_it(cli, write_spec, tmp_path, monkeypatch):
+def test_op_without_formula_makes_check_fail_naming_it(cli, fft_factory):
     """A forward that runs torch.fft.rfft2: complete is false, check exits 1 naming the aten
     op, and --allow-incomplete lets it pass."""
-    (tmp_path / "fftnet.py").write_text(
-        "import torch\nfrom torch import nn\n"
-        "class FFTNet(nn.Module):\n"
-        "    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 4, 3)\n"
-        "    def forward(self, x):\n        return torch.fft.rfft2(self.conv(x)).real\n"
-        "def build():\n    return FFTNet()\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    code, out, err = cli("check", "fftnet:build", "--input", "1x3x16x16", "--measure", "flop_counter")
+    target = fft_factory("fftnet")
+    code, out, err = cli("check", target, "--input", "1x3x16x16", "--measure", "flop_counter")
     assert code == 1, out + err
     assert "aten._fft_r2c" in out and "INCOMPLETE" in out
-    code, out, err = cli("check", "fftnet:build", "--input", "1x3x16x16", "--measure", "flop_counter",
+    code, out, err = cli("check", target, "--input", "1x3x16x16", "--measure", "flop_counter",
                          "--allow-incomplete")
     assert code == 0, out + err
 
