@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from paramscope.analysis import analyze  # noqa: E402
 from paramscope.errors import ParamscopeError  # noqa: E402
-from tests.conftest import run_cli  # noqa: E402
+from conftest import run_cli  # noqa: E402
 
 TINY_LLAMA = dict(num_hidden_layers=2, hidden_size=256, intermediate_size=512, num_attention_heads=4,
                   num_key_value_heads=2, vocab_size=1000)

@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from paramscope.analysis import analyze  # noqa: E402
 from paramscope.errors import ParamscopeError  # noqa: E402
-from tests.conftest import run_cli  # noqa: E402
+from conftest import run_cli  # noqa: E402
 
 
 class TwoImages(nn.Module):

@@ -49,7 +49,7 @@ def stacks(draw):
 @given(stacks())
 def test_random_stacks_with_random_frozen_parts_match_flop_counter(case):
     from paramscope.analysis import analyze
-    from tests.test_training import fwd_bwd_flops
+    from test_training import fwd_bwd_flops
 
     model, shape, frozen = case
     r = analyze(model, shape, measure="flop_counter", mode="train", freeze=frozen)
