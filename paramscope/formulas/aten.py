@@ -172,6 +172,14 @@ def _reduction(c: AtenCall) -> AtenCost:
     return AtenCost(0, prod(x), dims(x))
 
 
+@aten("_weight_norm_interface", "_weight_norm")
+def _weight_norm(c: AtenCall) -> AtenCost:
+    """``w = g · v / ‖v‖`` (old- and new-style weight_norm): per element of v a square, an add,
+    a divide and a multiply (4 FLOPs); the per-row square roots are not counted."""
+    v = c.in_shapes[0] if c.in_shapes else c.out_shape
+    return AtenCost(0, 4 * prod(v), times("4", dims(v)))
+
+
 #: aten ops that move, view, index or create data: no arithmetic by definition.
 ZERO_OPS = frozenset("""view _unsafe_view reshape view_as permute transpose t expand expand_as
     unsqueeze squeeze slice select index index_select gather take masked_select cat stack split
@@ -181,7 +189,7 @@ ZERO_OPS = frozenset("""view _unsafe_view reshape view_as permute transpose t ex
     scalar_tensor arange linspace logspace eye tril_indices triu_indices tril triu repeat
     repeat_interleave roll flip constant_pad_nd pad reflection_pad1d reflection_pad2d
     reflection_pad3d replication_pad1d replication_pad2d replication_pad3d masked_fill
-    index_put index_fill scatter scatter_add as_strided unfold pixel_shuffle pixel_unshuffle
+    index_put index_fill scatter as_strided unfold pixel_shuffle pixel_unshuffle
     channel_shuffle diagonal diag_embed unflatten flatten movedim col2im im2col _reshape_alias
     dropout native_dropout feature_dropout alpha_dropout bernoulli _local_scalar_dense
     set_ resize_ _assert_async sym_size sym_stride sym_numel sym_storage_offset item
