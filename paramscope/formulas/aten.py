@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 from paramscope.formulas._expr import dims, join_notes, num, times
 from paramscope.formulas.activation import ACTIVATION_FLOPS
-from paramscope.formulas.registry import Cost, Term, formula
+from paramscope.formulas.registry import Cost, Term, formula, registrar
 from paramscope.graph import LayerNode, Shape
 
 
@@ -51,14 +51,8 @@ AtenFn = Callable[[AtenCall], AtenCost]
 ATEN: dict[str, AtenFn] = {}
 
 
-def aten(*ops: str):
-    def register(fn: AtenFn) -> AtenFn:
-        for op in ops:
-            if op in ATEN:
-                raise ValueError(f"aten rule for {op!r} registered twice")
-            ATEN[op] = fn
-        return fn
-    return register
+#: ``@aten("mm", ...)``: register ``fn`` as the cost rule of each aten op.
+aten = registrar(ATEN, "an aten rule")
 
 
 def _product(macs: int, factors: Sequence[int], added: int = 0, counted: bool = True) -> AtenCost:

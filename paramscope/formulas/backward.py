@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from paramscope.formulas.registry import Term
+from paramscope.formulas.registry import Term, registrar
 from paramscope.graph import LayerNode
 
 
@@ -53,17 +53,8 @@ BackwardFn = Callable[[LayerNode], Backward]
 _BACKWARD: dict[str, BackwardFn] = {}
 
 
-def backward(*kinds: str) -> Callable[[BackwardFn], BackwardFn]:
-    """Register ``fn`` as the backward formula of each kind in ``kinds``."""
-
-    def register(fn: BackwardFn) -> BackwardFn:
-        for kind in kinds:
-            if kind in _BACKWARD:
-                raise ValueError(f"a backward formula for {kind!r} is already registered")
-            _BACKWARD[kind] = fn
-        return fn
-
-    return register
+#: ``@backward("Conv2d", ...)``: register ``fn`` as the backward formula of each kind.
+backward = registrar(_BACKWARD, "a backward formula")
 
 
 def backward_kinds() -> frozenset[str]:

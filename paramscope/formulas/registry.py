@@ -55,21 +55,28 @@ _MODULES: dict[str, tuple[str, ...]] = {}
 _ALIASES: dict[str, Callable] = {}
 
 
-def formula(*kinds: str) -> Callable[[FormulaFn], FormulaFn]:
-    """Register ``fn`` as the formula of each kind in ``kinds``.
+def registrar(table: dict, what: str) -> Callable:
+    """A decorator factory filling ``table``: ``@register("Conv2d", ...)`` maps each key to the
+    decorated function; a key registered twice raises (``what`` names the table)."""
 
-    A kind's module class is ``torch.nn.<Kind>`` when torch.nn defines it; see
-    :func:`module_classes` for classes defined elsewhere.
-    """
+    def keys(*names: str) -> Callable:
+        def register(fn):
+            for name in names:
+                if name in table:
+                    raise ValueError(f"{what} for {name!r} is already registered")
+                table[name] = fn
+            return fn
+        return register
 
-    def register(fn: FormulaFn) -> FormulaFn:
-        for kind in kinds:
-            if kind in _REGISTRY:
-                raise ValueError(f"a formula for {kind!r} is already registered")
-            _REGISTRY[kind] = fn
-        return fn
+    return keys
 
-    return register
+
+formula = registrar(_REGISTRY, "a formula")
+formula.__doc__ = """Register ``fn`` as the formula of each kind in ``kinds``.
+
+A kind's module class is ``torch.nn.<Kind>`` when torch.nn defines it; see
+:func:`module_classes` for classes defined elsewhere.
+"""
 
 
 def module_classes(kind: str, *paths: str) -> None:
@@ -81,15 +88,14 @@ def module_classes(kind: str, *paths: str) -> None:
 def functional(*names: str, extract: Callable) -> None:
     """Register ``extract(name, args, kwargs, out_shape) -> (kind, hparams) | None`` for
     the functions called ``names`` (``F.x``, ``torch.x`` and ``Tensor.x`` share a name)."""
-    for name in names:
-        if name in _ALIASES:
-            raise ValueError(f"function {name!r} is already an alias")
-        _ALIASES[name] = extract
+    registrar(_ALIASES, "a function alias")(*names)(extract)
 
 
-def alias_of(name: str) -> Callable | None:
-    """The extractor of the function called ``name``, if it computes a kind."""
-    return _ALIASES.get(name)
+def alias_kind(name: str, args, kwargs, out_shape=()) -> tuple[str, dict] | None:
+    """``(kind, hparams)`` of a call to the function ``name`` when it is an alias of a kind
+    and its arguments can be read; None otherwise (the trace then costs its aten ops)."""
+    extract = _ALIASES.get(name)
+    return extract(name, args, kwargs, out_shape) if extract is not None else None
 
 
 def aliases() -> dict[str, Callable]:

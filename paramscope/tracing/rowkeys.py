@@ -17,12 +17,11 @@ def function_kind(func, args=(), kwargs=None) -> str | None:
     """The Graph kind the trace gives this function call: the kind it is an alias of (read
     from its arguments, as the trace does), else its label (``Tensor.mean``: the trace records
     it when it does arithmetic), None for pure data movement."""
-    from paramscope.formulas.registry import alias_of
+    from paramscope.formulas.registry import alias_kind
     from paramscope.tracing.trace import PURE_OPS, label_of
 
     name = getattr(func, "__name__", "") or ""
-    extract = alias_of(name)
-    found = extract(name, args, kwargs or {}, ()) if extract is not None else None
+    found = alias_kind(name, args, kwargs or {})
     if found is not None:
         return found[0]
     return None if name in PURE_OPS or not name else label_of(func, name)

@@ -408,15 +408,14 @@ class _Recorder:
         """Record one function call run inside a non-opaque module: as the layer kind it
         is an alias of, else as an ``op`` costed from its aten ops (:mod:`formulas.aten`)."""
         from paramscope.formulas.aten import aten_cost, unmodelled
-        from paramscope.formulas.registry import alias_of
+        from paramscope.formulas.registry import alias_kind
 
         name = getattr(func, "__name__", None) or repr(func)
         owner = self.stack[-1]
         self.seen_in[self.names[owner]] += 1
         out = first_tensor(result)
         out_shape = tuple(int(d) for d in out.shape) if out is not None else ()
-        extract = alias_of(name)
-        found = extract(name, args, kwargs, out_shape) if extract is not None else None
+        found = alias_kind(name, args, kwargs, out_shape)
         kind, hparams = found if found is not None else (None, None)
         if kind == "MultiheadAttention":  # what decides torch's CPU fast path (fvcore sees it)
             hparams["batch_first"] = bool(getattr(owner, "batch_first", False))
