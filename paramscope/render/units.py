@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-_UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+_UNITS = ((10**18, "E"), (10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
 
 def commas(value: int | None) -> str:
@@ -39,6 +39,30 @@ def scaled(value: int | None, unit: tuple[int, str], digits: int = 2) -> str:
     if divisor == 1 or value == 0:
         return f"{value:,}"
     return f"{_ratio(value, divisor, digits)} {suffix}"
+
+
+def human(value: int | None, digits: int = 2) -> str:
+    """One cell in its own best unit: ``'1,280'`` below 10^4 (exact), else ``'12.80 K'``,
+    ``'4.09 G'``, ``'2,352,000,000.00 T'`` beyond T; never ``'0.00 M'`` for a non-zero value."""
+    if value is None:
+        return "--"
+    if abs(value) < 10**4:
+        return f"{value:,}"
+    return scaled(value, pick_unit([value]), digits)
+
+
+_BYTE_UNITS = ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "KB"))
+
+
+def nbytes(value: int | None, digits: int = 2) -> str:
+    """Bytes in their own best decimal unit (1 KB = 1e3 B, as torchinfo's MB = 1e6 B):
+    ``'512 B'``, ``'1.49 MB'``, ``'29.94 TB'``."""
+    if value is None:
+        return "--"
+    for divisor, suffix in _BYTE_UNITS:
+        if abs(value) >= divisor:
+            return f"{_ratio(value, divisor, digits)} {suffix}"
+    return f"{value:,} B"
 
 
 def megabytes(nbytes: int) -> str:
