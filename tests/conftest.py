@@ -26,6 +26,18 @@ class CliResult:
         return iter((self.code, self.out, self.err))
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fresh_python(code: str, *args: str, timeout: int = 300):
+    """Run ``code`` in a fresh interpreter (nothing imported yet) with this checkout importable."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=timeout)
+
+
 def run_cli(*args: str) -> CliResult:
     """Run ``paramscope ARGS`` in this process; return exit code, stdout and stderr."""
     from paramscope.cli.main import main

@@ -3,12 +3,7 @@ Python API user: not printed, not raised under -W error, not a report note (issu
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import fresh_python
 
 
 def test_third_party_import_warnings_do_not_reach_the_user():
@@ -21,8 +16,7 @@ def test_third_party_import_warnings_do_not_reach_the_user():
             "s = paramscope.summary(m, input_size=(1, 3, 8, 8), verbose=0)\n"
             "assert set(a.measurers) == {'torchinfo', 'fvcore', 'flop_counter'}, a.measurers\n"
             "print(repr(a.notes + s.notes))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+    proc = fresh_python(code)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stderr == ""
     assert "warning" not in proc.stdout.lower() and "jit.script" not in proc.stdout

@@ -3,14 +3,9 @@ with torchinfo's own arguments."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import fresh_python
 RESNET_STEM_PARAMS = 3 * 64 * 7 * 7 + 64  # conv1 weight + bias
 RESNET50_PARAMS = 25_557_032  # torchvision's resnet50, as torchinfo reports it
 
@@ -70,8 +65,7 @@ def test_all_lists_the_public_api_and_dir_shows_it():
             "assert all(ns[n] is getattr(paramscope, n) for n in names)\n"
             "assert callable(paramscope.summary) and callable(paramscope.analyze)\n"
             "print('torch' in sys.modules)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    proc = fresh_python(code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import fresh_python
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "torchvision", "torchinfo", "fvcore", "numpy")
 
@@ -79,7 +81,7 @@ def test_importing_paramscope_and_its_api_does_not_import_torch():
     code = ("import sys, paramscope; paramscope.resolve_spec('resnet50'); "
             "paramscope.analyze('resnet50', measure='none'); "
             f"print([m for m in {HEAVY!r} if m in sys.modules])")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = fresh_python(code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 
@@ -92,8 +94,7 @@ def test_deeply_nested_yaml_is_refused_not_crashed(text, tmp_path):
     path.write_text(text)
     code = ("import sys\nfrom paramscope.spec.yamlsafe import load_file\nfrom paramscope.errors import ParamscopeError\n"
             "try:\n    load_file(sys.argv[1])\nexcept ParamscopeError as err:\n    print(type(err).__name__, err)\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+    proc = fresh_python(code, str(path))
     assert proc.returncode == 0, proc.stderr[-500:]  # a segfault would be -11
     assert "nests deeper" in proc.stdout
 
