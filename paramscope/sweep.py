@@ -45,17 +45,11 @@ def split_values(text: str) -> list[str]:
 
 def parse_axes(items: Iterable[str] | None) -> dict[str, list[Any]]:
     """``--set k=v1,v2`` options -> ``{"k": [v1, v2]}`` (values read like single ``--set`` values)."""
-    from paramscope.tracing.inputs import parse_value
+    from paramscope.tracing.inputs import parse_value, split_sets
 
     axes: dict[str, list[Any]] = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise ParamscopeError(f"--set expects key=value[,value...], got {item!r}")
-        if key in axes:
-            raise ParamscopeError(f"--set {key} is given twice; list all its values in one option: "
-                                  f"--set {key}=v1,v2")
+    for key, text in split_sets(items, values="value[,value...]",
+                                twice="list all its values in one option: --set KEY=v1,v2"):
         values = split_values(text)
         if any(not v for v in values):
             raise ParamscopeError(f"--set {key}: empty value in {text!r} (values are separated by commas)")

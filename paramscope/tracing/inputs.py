@@ -7,7 +7,7 @@ ParamscopeError with one line naming the option.  No torch, no typer.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterable
 
 from paramscope.errors import ParamscopeError, closest
 from paramscope.graph import Shape
@@ -94,18 +94,24 @@ def parse_value(text: str) -> Any:
         raise ParamscopeError(f"--set value {_short(text)}: {err.message}") from None
 
 
-def parse_sets(items: list[str] | None) -> dict[str, Any]:
-    """``["groups=32", ...]`` -> ``{"groups": 32}``; a key given twice is an error."""
-    out: dict[str, Any] = {}
+def split_sets(items: Iterable[str] | None, *, values: str = "value", twice: str = "give each key once"
+               ) -> list[tuple[str, str]]:
+    """``["groups=32", ...]`` -> ``[("groups", "32"), ...]``: identifier keys, each given once."""
+    out: dict[str, str] = {}
     for item in items or []:
-        key, sep, value = item.partition("=")
+        key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key.isidentifier():
-            raise ParamscopeError(f"--set expects key=value, got {_short(item)}")
+            raise ParamscopeError(f"--set expects key={values}, got {_short(item)}")
         if key in out:
-            raise ParamscopeError(f"--set {key} is given twice; give each key once")
-        out[key] = parse_value(value)
-    return out
+            raise ParamscopeError(f"--set {key} is given twice; {twice}")
+        out[key] = text
+    return list(out.items())
+
+
+def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    """``["groups=32", ...]`` -> ``{"groups": 32}``; a key given twice is an error."""
+    return {key: parse_value(text) for key, text in split_sets(items)}
 
 
 def parse_choice(option: str, value: str, choices: tuple[str, ...]) -> str:
