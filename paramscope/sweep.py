@@ -49,7 +49,7 @@ def parse_axes(items: Iterable[str] | None) -> dict[str, list[Any]]:
 
     axes: dict[str, list[Any]] = {}
     for key, text in split_sets(items, values="value[,value...]",
-                                twice="list all its values in one option: --set KEY=v1,v2"):
+                                twice="list all its values in one option: --set {key}=v1,v2"):
         values = split_values(text)
         if any(not v for v in values):
             raise ParamscopeError(f"--set {key}: empty value in {text!r} (values are separated by commas)")

@@ -104,7 +104,7 @@ def split_sets(items: Iterable[str] | None, *, values: str = "value", twice: str
         if not sep or not key.isidentifier():
             raise ParamscopeError(f"--set expects key={values}, got {_short(item)}")
         if key in out:
-            raise ParamscopeError(f"--set {key} is given twice; {twice}")
+            raise ParamscopeError(f"--set {key} is given twice; " + twice.format(key=key))
         out[key] = text
     return list(out.items())
 
