@@ -356,6 +356,8 @@ def summary_renderables(report: Report, depth: int | None = None, width: int | N
     shown = columns or default_columns(report)
     keep = fitting_columns(tree, width)
     dropped = [name for i, name in enumerate(shown, start=1) if i not in keep]
+    if set(shown) - set(dropped) <= {c for c in COLUMNS if c != "status"}:
+        parts = [p for p in parts if p != LEGEND]  # no status left on screen to explain
     for n, part in enumerate(parts):
         rendered = rich_table(part, width=width, plain=plain) if isinstance(part, Grid) else Text(part)
         out.append(rendered if plain or n else status_colours(rendered))
