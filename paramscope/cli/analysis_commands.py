@@ -90,8 +90,8 @@ def summary(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = No
                                   "flop_counter); default output,params,macs,flops + each tool and status.",
                 show_default=False)] = None,
             all_rows: Annotated[bool, typer.Option(
-                "--all-rows", help="Also show rows with nothing to count (ReLU-free Identity, Dropout, "
-                                   "flatten ...), hidden by default.")] = False,
+                "--all-rows", help="Also show the rows with nothing to count in the shown columns "
+                                   "(Identity, Dropout, Flatten ...), hidden by default.")] = False,
             output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None,
             import_path: ImportPathOpt = None, mode: ModeOpt = "infer",
             freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw",
