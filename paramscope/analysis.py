@@ -323,7 +323,9 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
     rows = [LayerRow(node, cost_of(node), activation_bytes(node, dtype)) for node in subject.graph]
     report = Report(subject.label, subject.graph.input_shape, dtype, subject.source, rows,
                     extra_params=subject.extra_params, buffers=subject.buffers,
-                    modules=dict(subject.graph.modules))
+                    modules=dict(subject.graph.modules),
+                    extra_by_module={name: sum(p.numel for p in infos.values() if not p.tied_to)
+                                     for name, infos in subject.graph.unowned_params().items()})
     report.notes.extend(subject.notes)
     container = sum(p.numel for infos in subject.graph.container_params.values()
                     for p in infos.values() if not p.tied_to)

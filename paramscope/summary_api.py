@@ -27,13 +27,16 @@ def summary(model: Any = None, input_size: Any = None, input_data: Any = None, b
 
     ``input_size``: one shape (batch included unless ``batch_dim`` is given) or a list of
     shapes; ``input_data``: a tensor, a list of tensors or ``{name: tensor}`` (their shapes and
-    dtypes are used); ``dtypes``: torch dtypes of the inputs; ``depth``: rows grouped by module
-    depth (torchinfo's default 3); ``verbose``: 0 returns quietly, otherwise the summary is
-    printed.  ``col_names``, ``col_width``, ``row_settings``, ``cache_forward_pass``, ``device``
+    dtypes are used); ``dtypes``: torch dtypes of the inputs; ``depth``: the module tree down
+    to that depth, deeper rows folded into their ancestor (torchinfo's default 3);
+    ``col_names``: torchinfo's column names (``input_size``, ``output_size``, ``kernel_size``,
+    ``num_params``, ``params_percent``, ``trainable``, ``mult_adds``) or paramscope's
+    (``flops``, ``memory``, ``status``, a tool); ``verbose``: 0 returns quietly, otherwise the
+    summary is printed.  ``col_width``, ``row_settings``, ``cache_forward_pass``, ``device``
     and ``mode="train"`` are accepted and noted.  Keywords of :func:`paramscope.analyze`
     (``measure``, ``dtype``, ``overrides`` ...) pass through.
     """
-    from paramscope.analysis import analyze
+    from paramscope.analysis import DEFAULT_MEASURERS, OPT_IN_MEASURERS, analyze
 
     unknown = [k for k in kwargs if k not in PASSED_THROUGH]
     if unknown:
@@ -45,17 +48,33 @@ def summary(model: Any = None, input_size: Any = None, input_data: Any = None, b
         raise ParamscopeError(f"summary(): depth must be a positive integer, got {depth!r}")
     if mode not in TORCHINFO_MODES:
         raise ParamscopeError(f"summary(): mode must be one of train, eval, same, got {mode!r}")
+    columns = _columns(col_names, DEFAULT_MEASURERS + OPT_IN_MEASURERS)
     items = _input_items(input_size, input_data, batch_dim, dtypes)
     if items is not None and len(items) == 1 and isinstance(items[0], tuple):
         report = analyze(model, items[0], **kwargs)  # one float tensor: its exact shape
     else:
         report = analyze(model, inputs=items, **kwargs)
-    report.notes.extend(_ignored_notes(col_names=col_names, col_width=col_width, row_settings=row_settings,
+    report.notes.extend(_ignored_notes(col_width=col_width, row_settings=row_settings,
                                        cache_forward_pass=cache_forward_pass, device=device, mode=mode))
-    report.display = {"depth": depth}
+    missing = [c for c in columns or () if c in DEFAULT_MEASURERS + OPT_IN_MEASURERS and c not in report.measurers]
+    if missing:
+        raise ParamscopeError(f"summary(col_names=...): {', '.join(missing)} did not run; "
+                              f"measure={', '.join(report.measurers) or 'none'}")
+    report.display = {"depth": depth, "columns": columns}
     if verbose is None or verbose != 0:
         print(report)
     return report
+
+
+def _columns(col_names: Any, tools: tuple[str, ...]) -> tuple[str, ...] | None:
+    """torchinfo's ``col_names`` (``("input_size", "num_params", "mult_adds")``), paramscope's
+    column names or tool names -> the summary's columns; None (the defaults) when not given."""
+    if col_names is None:
+        return None
+    from paramscope.render.summary import parse_columns
+
+    names = [col_names] if isinstance(col_names, str) else list(col_names)
+    return parse_columns(names, tools, option="summary(col_names=...)")
 
 
 def _input_items(input_size: Any, input_data: Any, batch_dim: int | None, dtypes: Any) -> list | None:
@@ -137,7 +156,6 @@ def _item(name: str | None, shape: tuple[int, ...], dtype: str | None):
 def _ignored_notes(**given: Any) -> list[str]:
     """A note for each torchinfo argument that was given but has no paramscope counterpart."""
     reasons = {
-        "col_names": "paramscope's summary has fixed columns (params, MACs, each tool's figure, status)",
         "col_width": "column widths follow the terminal (COLUMNS)",
         "row_settings": "rows are module groups at the given depth",
         "cache_forward_pass": "paramscope traces once per call on the meta device",

@@ -140,15 +140,18 @@ def test_every_command_writes_every_format(tmp_path, command, fmt):
 # ---------------------------------------------------------------------- summary formats
 
 
-def test_summary_csv_one_row_per_layer():
+def test_summary_csv_every_row_at_full_depth():
+    """--depth beyond the deepest module with --all-rows: one CSV row per layer call (plus the
+    module rows above them), each figure in its own row, adding up to torchvision's totals."""
     report = paramscope.analyze("resnet50", measure="none")
-    result = run("summary", "resnet50", "--measure", "none", "--format", "csv")
+    result = run("summary", "resnet50", "--measure", "none", "--format", "csv", "--depth", "9", "--all-rows")
     rows = list(csv.DictReader(io.StringIO(result.out)))
-    assert len(rows) == len(report.layers)
-    assert [r["name"] for r in rows] == [r.node.key for r in report.layers]
+    calls = [r for r in rows if r["functional"] == "True" or r["class"] not in ("Resnet", "Sequential", "Bottleneck")]
+    assert len(calls) == len(report.layers)
+    assert [r["module"] for r in calls] == [r.node.name for r in report.layers]
     assert sum(int(r["params"]) for r in rows) == 25_557_032  # reference: torchvision resnet50
     assert sum(int(r["macs"]) for r in rows) == 4_089_184_256
-    assert all(int(r["weight"]) + int(r["bias"]) == int(r["params"]) for r in rows)
+    assert not any(r["subtotal"] == "True" for r in rows)
 
 
 def test_summary_markdown_parses_back():
@@ -156,9 +159,9 @@ def test_summary_markdown_parses_back():
     tables = parse_markdown_tables(result.out)
     layers, totals = tables[0], tables[1]
     assert layers.align[layers.header.index("params")] == "right"
-    assert layers.align[layers.header.index("layer")] == "left"
-    params = [number(p) for p in layers.column("params") if p != "--"]
-    assert sum(params) == 175_258  # reference: CIFAR ResNet
+    assert layers.align[layers.header.index("Layer (type:depth-idx)")] == "left"
+    params = [number(p) for p in layers.column("params")[:-1] if p != "--"]
+    assert sum(params) == number(layers.column("params")[-1]) == 175_258  # reference: CIFAR ResNet
     assert number(totals.row("params")["value"]) == 175_258
 
 
@@ -192,26 +195,27 @@ def test_resnet50_depth1_groups():
 def test_depth_cli_subtotals_add_up(fmt):
     result = run("summary", "resnet50", "--measure", "none", "--depth", "1", "--format", fmt)
     assert result.code == 0, result.err
+    shown = ["", *(n for n in RESNET50_DEPTH1 if n != "flatten")]  # the root row; Flatten counts nothing
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(result.out)))
-        assert [r["module"] for r in rows] == RESNET50_DEPTH1
+        assert [r["module"] for r in rows] == shown
         assert sum(int(r["params"]) for r in rows) == 25_557_032
         assert sum(int(r["macs"]) for r in rows) == 4_089_184_256
         return
     table = parse_markdown_tables(result.out)[0]
-    names = table.column("module")
-    assert names[:-1] == RESNET50_DEPTH1 and names[-1] == "total"
+    names = table.column("Layer (type:depth-idx)")
+    assert len(names) == len(shown) + 1 and names[-1] == "Total"
+    assert names[5] == "+ Sequential: 1-5" and names[-2] == "+ Linear: 1-11"
     values = [number(v) for v in table.column("params")[:-1] if v != "--"]
-    assert sum(values) == number(table.row("total")["params"]) == 25_557_032
-    macs = [number(v) for v in table.column("MACs")]
-    assert sum(macs[:-1]) == macs[-1] == 4_089_184_256
+    assert sum(values) == number(table.column("params")[-1]) == 25_557_032
 
 
 def test_depth_table_text():
     out = run("summary", "resnet50", "--measure", "none", "--depth", "1").out
     lines = out.splitlines()
-    total = next(line for line in lines if line.startswith("total "))
-    assert "25,557,032" in total and "4,089,184,256" in total
+    total = next(line for line in lines if line.startswith("Total "))
+    assert "25,557,032" in total and "4.09 G" in total
+    assert "MACs                  | 4,089,184,256 (4.09 G)" in out
     assert run("summary", "resnet50", "--depth", "0").code == 2
 
 
@@ -222,7 +226,7 @@ def test_depth_table_text():
 def test_summary_narrow_terminal(columns):
     out = run("summary", "resnet50", "--measure", "none", columns=columns).out
     assert all(len(line.rstrip()) <= columns for line in out.splitlines())
-    assert "25,557,032" in out and "layer4.2.conv3" in out
+    assert "25,557,032" in out and "Bottleneck:" in out
     assert not ANSI.search(out) and not BOX_DRAWING.search(out)
 
 

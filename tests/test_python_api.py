@@ -47,7 +47,8 @@ def test_report_render_takes_depth_and_width():
 
     report = paramscope.analyze("resnet50", measure="none")
     grouped = report.render(depth=1, width=100)
-    assert "By module, depth 1" in grouped and "layer4" in grouped and "layer4.2.conv3" not in grouped
+    assert "+ Sequential: 1-8" in grouped and "Bottleneck: 2-" not in grouped
+    assert "Bottleneck: 2-16" in report.render(width=100)  # torchinfo's default depth 3
     assert max(len(line) for line in grouped.splitlines()) <= 100
 
 
@@ -104,7 +105,8 @@ def test_summary_honours_batch_dim_and_depth():
     report = paramscope.summary(_net(), input_size=(3, 32, 32), batch_dim=0, depth=1, verbose=0)
     assert tuple(report.input_shape) == (1, 3, 32, 32)
     assert report.measurers["torchinfo"].total["mult-adds"] == truth.total_mult_adds
-    assert "By module, depth 1" in str(report)
+    text = str(report)
+    assert "+ Sequential: 1-4" in text and "+ Conv2d: 2-1" not in text and "rows deeper than 1" in text
 
 
 def test_summary_takes_input_data_and_dtypes():
@@ -139,8 +141,9 @@ def test_summary_notes_the_arguments_it_does_not_apply():
                                 row_settings=("var_names",), device="cpu", mode="train", verbose=0,
                                 measure="none")
     noted = " ".join(report.notes)
-    for key in ("col_names", "col_width", "row_settings", "device", "mode"):
+    for key in ("col_width", "row_settings", "device", "mode"):
         assert f"summary({key}=" in noted
+    assert "col_names" not in noted and report.display["columns"] == ("params",)  # applied
     silent = paramscope.summary(_net(), input_size=(1, 3, 16, 16), mode="eval", verbose=0, measure="none")
     assert not any(n.startswith("summary(") for n in silent.notes)
 

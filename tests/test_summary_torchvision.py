@@ -23,3 +23,30 @@ def test_resnet50_summary_totals_equal_torchinfo(capsys):
     assert printed == str(report) + "\n"
     assert f"{truth.total_params:,}" in printed and f"{truth.total_mult_adds:,}" in printed
     assert "4.09 G" in printed
+
+
+@pytest.mark.torchvision
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_resnet50_tree_rows_are_torchinfos(depth):
+    """The rows paramscope.summary shows at ``depth`` (hidden ones included) are torchinfo's
+    own: class name, depth and depth index; the subtotals at the depth add up to its totals."""
+    import torchinfo
+
+    import paramscope
+    from paramscope.reconciling.grouping import module_tree, visible_rows
+
+    truth = torchinfo.summary(torchvision.models.resnet50(), input_size=(1, 3, 224, 224), depth=depth, verbose=0)
+    report = paramscope.summary(torchvision.models.resnet50(), input_size=(1, 3, 224, 224), depth=depth,
+                                verbose=0, measure="none")
+    rows = visible_rows(module_tree(report), depth)
+    want = [(info.class_name, info.depth, info.depth_index) for info in truth.summary_list if info.depth <= depth]
+    got = [(node.kind, node.depth, node.index or 1) for node, _ in rows if not node.functional]
+    assert got == want
+    assert sum(group.params for _, group in rows) == truth.total_params == 25_557_032
+    text = str(report)
+    for kind, d, index in want[1:]:  # every row is printed (none of resnet50's counts nothing)
+        assert f"{'|    ' * (d - 1)}+ {kind}: {d}-{index} " in text
+    if depth == 3:
+        assert "|    |    + Sequential: 3-9 " in text  # layer1.0.downsample, folded: its subtotal
+        downsample = next(g for n, g in rows if n.name == "layer1.0.downsample")
+        assert downsample.params == 16_896

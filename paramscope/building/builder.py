@@ -21,14 +21,14 @@ def module_from_resolved(resolved: Resolved, device: Any = None):
 def _instantiate(node: Module):
     from torch import nn
 
-    from paramscope.building.modules import Chain, Residual
+    from paramscope.building.modules import Chain, Residual, named_class
 
     if node.kind == "leaf":
         return getattr(nn, node.leaf.torch_kind)(**node.leaf.args)
     children = {name: _instantiate(child) for name, child in node.children.items()}
     if node.kind == "residual":
-        return Residual(children, node.order, node.shortcut, node.activation)
-    return Chain(children, node.order)
+        return named_class(Residual, node.class_name)(children, node.order, node.shortcut, node.activation)
+    return named_class(Chain, node.class_name)(children, node.order)
 
 
 def call_factory(factory, overrides: dict[str, Any], label: str, device: Any = None):

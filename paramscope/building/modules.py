@@ -2,7 +2,9 @@
 
 Children carry the names the spec gives them, so ``named_modules()`` and
 ``state_dict()`` keys read like hand-written code (``layer1.0.conv1``).  A name
-may be called more than once (torchvision's shared ``relu``).
+may be called more than once (torchvision's shared ``relu``).  A built container's
+class is a subclass named as the spec names it (:func:`named_class`: ``Bottleneck``,
+``Sequential``), so torchinfo and ``print(model)`` show that name.
 """
 
 from __future__ import annotations
@@ -62,3 +64,18 @@ class Residual(nn.Module):
 
     def extra_repr(self) -> str:
         return f"shortcut={self._ps_shortcut or 'identity'}, activation={','.join(self._ps_activation) or None}"
+
+
+_NAMED: dict[tuple[type, str], type] = {}
+
+
+def named_class(base: type, name: str) -> type:
+    """A subclass of ``base`` (Chain or Residual) called ``name``, one per (base, name):
+    behaviour and ``isinstance(m, base)`` unchanged, only the class name differs."""
+    if name == base.__name__:
+        return base
+    key = (base, name)
+    if key not in _NAMED:
+        _NAMED[key] = type(name, (base,), {"__module__": __name__, "__qualname__": name,
+                                           "__doc__": f"{base.__name__} built from a spec ({name})."})
+    return _NAMED[key]

@@ -81,9 +81,17 @@ def _train_shape(target: str, items: list[str], batch: int | None):
 @app.command()
 def summary(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
             measure: MeasureOpt = "all", dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table",
-            depth: Annotated[Optional[int], typer.Option(
-                "--depth", "-d", help="Group rows by module depth (1: conv1, layer1 … fc) with subtotals.",
+            depth: Annotated[int, typer.Option(
+                "--depth", "-d", help="Module tree depth, as torchinfo's: deeper rows fold into their "
+                                      "depth-N module, which shows their subtotal.")] = 3,
+            columns: Annotated[Optional[str], typer.Option(
+                "--columns", help="Table columns, comma-separated: input, output, kernel, params, share, "
+                                  "trainable, macs, flops, memory, status, or a tool (torchinfo, fvcore, "
+                                  "flop_counter); default output,params,macs,flops + each tool and status.",
                 show_default=False)] = None,
+            all_rows: Annotated[bool, typer.Option(
+                "--all-rows", help="Also show the rows with nothing to count in the shown columns "
+                                   "(Identity, Dropout, Flatten ...), hidden by default.")] = False,
             output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None,
             import_path: ImportPathOpt = None, mode: ModeOpt = "infer",
             freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw",
@@ -94,8 +102,9 @@ def summary(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = No
     parse_choice("--format", fmt, FORMATS)
     check_output(output)
     train = train_options(mode, freeze, optimizer)
-    if depth is not None and depth < 1:
+    if depth < 1:
         raise fail(f"--depth must be a positive integer, got {depth}")
+    chosen = _summary_columns(columns, measure)
     perf = None
     if rf or device_spec:
         from paramscope.perf import PerfOptions
@@ -104,10 +113,27 @@ def summary(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = No
     from paramscope.render import summary as render
 
     publish(fmt, output,
-            table=lambda width, plain: render.summary_renderables(report, depth, width=width, plain=plain),
+            table=lambda width, plain: render.summary_renderables(report, depth, width=width, plain=plain,
+                                                                  columns=chosen, all_rows=all_rows),
             json_data=report.to_dict,
-            csv=lambda: render.summary_csv(report, depth),
-            markdown=lambda: render.summary_markdown(report, depth))
+            csv=lambda: render.summary_csv(report, depth, all_rows, chosen),
+            markdown=lambda: render.summary_markdown(report, depth, chosen, all_rows))
+
+
+def _summary_columns(columns: str | None, measure: str) -> tuple[str, ...] | None:
+    """``--columns`` checked before any work: names, and tools that ``--measure`` runs."""
+    if columns is None:
+        return None
+    from paramscope.analysis import DEFAULT_MEASURERS, OPT_IN_MEASURERS, parse_measure
+    from paramscope.render.summary import parse_columns
+
+    chosen = parse_columns(columns, DEFAULT_MEASURERS + OPT_IN_MEASURERS)
+    tools = parse_measure(measure)
+    idle = [c for c in chosen if c in DEFAULT_MEASURERS + OPT_IN_MEASURERS and c not in tools]
+    if idle:
+        raise ParamscopeError(f"--columns {','.join(idle)}: not measured; add it to --measure "
+                              f"(now {','.join(tools) or 'none'})")
+    return chosen
 
 
 @app.command()

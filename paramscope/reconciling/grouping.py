@@ -1,8 +1,9 @@
-"""Grouping layer rows: by module depth (``summary --depth``) and into stages (``compare``).
+"""Grouping layer rows: the module tree (``summary``), by module depth (``explain``) and
+into stages (``compare``).
 
 Pure data over a Report; every row lands in exactly one group, so group
 subtotals add up to the report's totals (container-owned parameters, which no
-row carries, are reported apart as ``Report.extra_params``).
+row carries, are ``Report.extra_params``: the tree puts them on their module).
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ class Group:
     name: str
     kind: str
     rows: list[LayerRow] = field(default_factory=list)
+    extra: int = 0  # parameters no row carries (a container's own), counted here
 
     @property
     def params(self) -> int:
-        return sum(r.params for r in self.rows)
+        return sum(r.params for r in self.rows) + self.extra
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(r.trainable_params for r in self.rows) + self.extra
 
     @property
     def macs(self) -> int:
@@ -40,6 +46,10 @@ class Group:
     @property
     def out_shape(self):
         return self.rows[-1].node.out_shape if self.rows else ()
+
+    @property
+    def in_shape(self):
+        return self.rows[0].node.in_shape if self.rows else ()
 
     @property
     def span(self) -> str:
@@ -81,6 +91,131 @@ def group_by_depth(report: Report, depth: int) -> list[Group]:
             group = groups[key] = Group(key, kind)
         group.rows.append(row)
     return list(groups.values())
+
+
+# --------------------------------------------------------------------------- the module tree
+
+
+@dataclass
+class TreeNode:
+    """One row of torchinfo's summary: a module call, with the module calls and functional
+    ops beneath it, or a functional op (``add``) under the module that called it."""
+
+    name: str  # qualified module name ("" the root); a functional op: its caller's name
+    kind: str  # class name (``Bottleneck``) or the op's kind (``add``)
+    depth: int  # 0 the root, 1 its children ...
+    functional: bool = False
+    rows: list[LayerRow] = field(default_factory=list)  # the layer calls recorded at this node
+    extra: int = 0  # parameters this module owns that no row carries
+    children: list["TreeNode"] = field(default_factory=list)
+    #: torchinfo's depth-idx: the n-th module row at this depth (None for the root and ops)
+    index: int | None = None
+    repeat: bool = False  # a later call of a module already shown (torchinfo's "recursive")
+
+    @property
+    def var_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    def walk(self):
+        """This node and every node beneath, in forward order (torchinfo's row order)."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def group(self, folded: bool) -> Group:
+        """This node's own figures, or with ``folded`` its whole subtree's (a subtotal)."""
+        nodes = list(self.walk()) if folded else [self]
+        return Group(self.name, self.kind, [r for n in nodes for r in n.rows], sum(n.extra for n in nodes))
+
+    @property
+    def height(self) -> int:
+        """Depth of the deepest node beneath (this node's own when it has none)."""
+        return max((c.height for c in self.children), default=self.depth)
+
+
+def module_tree(report: Report) -> TreeNode:
+    """The report's layer calls as torchinfo's module hierarchy.
+
+    A row goes under its module's ancestors (opened in call order, re-opened after
+    another module ran in between, as torchinfo's container rows); a functional op goes
+    under the module that called it.  A module row closes its module's call: a
+    composite module (its ops recorded first) is one node with its own row.  Depth
+    indices count module rows per depth over the whole tree, as torchinfo's.
+    """
+    root = TreeNode("", report.modules.get("", "") or report.target, 0)
+    stack = [root]  # the open module calls; stack[d] is at depth d
+    seen: set[str] = set()
+
+    def open_path(parts: list[str]) -> None:
+        keep = 0
+        while keep < len(parts) and keep + 1 < len(stack) and stack[keep + 1].name == ".".join(parts[:keep + 1]):
+            keep += 1
+        del stack[keep + 1:]
+        for d in range(keep, len(parts)):
+            name = ".".join(parts[:d + 1])
+            stack.append(_child(stack[-1], TreeNode(name, report.modules.get(name, ""), d + 1,
+                                                    repeat=name in seen)))
+            seen.add(name)
+
+    for row in report.layers:
+        parts = _parts(row.node.name)
+        if row.node.is_functional:
+            open_path(parts)
+            _child(stack[-1], TreeNode(row.node.name, row.node.kind, len(parts) + 1, True, [row]))
+            continue
+        if len(parts) < len(stack) and stack[len(parts)].name == row.node.name:
+            stack[len(parts)].rows.append(row)  # the module whose ops were recorded first
+            del stack[max(len(parts), 1):]  # its call ends here
+            continue
+        open_path(parts[:-1])
+        _child(stack[-1], TreeNode(row.node.name, report.modules.get(row.node.name, row.node.kind),
+                                   len(parts), rows=[row], repeat=row.node.name in seen))
+        seen.add(row.node.name)
+    _place_extra(root, report)
+    counters: dict[int, int] = {}
+    for node in root.walk():
+        if node.depth and not node.functional:
+            counters[node.depth] = node.index = counters.get(node.depth, 0) + 1
+    return root
+
+
+def _child(parent: TreeNode, node: TreeNode) -> TreeNode:
+    parent.children.append(node)
+    return node
+
+
+def _place_extra(root: TreeNode, report: Report) -> None:
+    """Container-owned (and unused modules') parameters on their module's first row, else
+    on the nearest shown ancestor's; whatever the report does not place, on the root."""
+    first: dict[str, TreeNode] = {}
+    for node in root.walk():
+        if not node.functional:
+            first.setdefault(node.name, node)
+    placed = 0
+    for name, count in report.extra_by_module.items():
+        parts = _parts(name)
+        while ".".join(parts) not in first:
+            parts.pop()
+        first[".".join(parts)].extra += count
+        placed += count
+    root.extra += report.extra_params - placed
+
+
+def visible_rows(root: TreeNode, depth: int) -> list[tuple[TreeNode, Group]]:
+    """torchinfo's rows at ``depth``: every node down to ``depth``, each with its figures.
+
+    A node at ``depth``, or with nothing beneath, carries its whole subtree (deeper rows
+    fold into it); a node with children shown carries only its own figures (a container's
+    own parameters, a composite module's row), so the figures of the rows add up to the
+    totals at every depth.
+    """
+    if depth < 1:
+        raise ValueError("depth must be >= 1")
+    out = []
+    for node in root.walk():
+        if node.depth <= depth:
+            out.append((node, node.group(folded=node.depth == depth or not node.children)))
+    return out
 
 
 # --------------------------------------------------------------------------- stages

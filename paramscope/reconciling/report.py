@@ -33,6 +33,10 @@ class LayerRow:
         return self.cost.total_params
 
     @property
+    def trainable_params(self) -> int:
+        return _trainable(self.node, self.cost)
+
+    @property
     def status(self) -> str:
         """Worst verdict: mismatch > failed > no-formula (paramscope's gap) > unsupported
         (a tool's) > match; the formula status (ok / zero) when nothing was measured."""
@@ -152,6 +156,8 @@ class Report:
     layers: list[LayerRow]
     measurers: dict[str, MeasurerResult] = field(default_factory=dict)
     extra_params: int = 0  # parameters owned by containers (not by any leaf layer)
+    #: where ``extra_params`` live: module name -> count (summary's tree puts them there)
+    extra_by_module: dict[str, int] = field(default_factory=dict, repr=False)
     buffers: int = 0
     notes: list[str] = field(default_factory=list)
     modules: dict[str, str] = field(default_factory=dict)
@@ -159,19 +165,21 @@ class Report:
     unrecorded_ops: dict[str, int] = field(default_factory=dict)
     #: totals and settings of time / roofline / receptive fields (paramscope.perf), when asked for
     perf: dict[str, Any] = field(default_factory=dict)
-    #: how ``str(report)`` renders it: ``{"depth": 3}`` (set by paramscope.summary); not data
+    #: how ``str(report)`` renders it: ``{"depth": 3, "columns": (...)}`` (set by paramscope.summary); not data
     display: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def render(self, depth: int | None = None, width: int | None = None) -> str:
-        """The summary table as plain text, as ``paramscope summary`` prints it when piped:
-        per-layer rows (or module groups with ``depth``), totals, memory, reconciliation, notes.
-        ``width`` defaults to ``COLUMNS`` or 120."""
+    def render(self, depth: int | None = None, width: int | None = None, columns: tuple[str, ...] | None = None,
+               all_rows: bool = False) -> str:
+        """The summary as plain text, as ``paramscope summary`` prints it when piped: the
+        module tree down to ``depth`` (torchinfo's, default 3) with ``columns``, totals,
+        memory, reconciliation, notes.  ``width`` defaults to ``COLUMNS`` or 120."""
         from paramscope.render.console import env_width
         from paramscope.render.export import render_text
         from paramscope.render.summary import summary_renderables
 
         width = width or env_width()
-        return render_text(summary_renderables(self, depth, width=width, plain=True), width=width)
+        return render_text(summary_renderables(self, depth, width=width, plain=True, columns=columns,
+                                               all_rows=all_rows), width=width)
 
     def __str__(self) -> str:
         return self.render(**self.display).rstrip("\n")

@@ -25,7 +25,8 @@ def _measured(report: Report) -> str:
         return "not measured"
     statuses = [m.status for m in report.measurers.values()]
     agree = sum(1 for s in statuses if s in ("match", "skipped"))
-    return f"{'✓' if report.ok else '✗'} {agree}/{len(statuses)} tools agree"
+    sign = "✓" if agree == len(statuses) else "✗" if not report.ok else "?"  # ✓ only when all agree
+    return f"{sign} {agree}/{len(statuses)} tools agree"
 
 
 def headline_grid(cmp: Comparison) -> Grid:

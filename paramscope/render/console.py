@@ -46,3 +46,38 @@ def simple_table(columns, title: str | None = None, numeric: tuple[str, ...] = (
         table.add_column(column, justify="right" if column in numeric else "left",
                          no_wrap=column in numeric, overflow="fold")
     return table
+
+
+#: colours of the verdict marks and words on a terminal
+STATUS_STYLES = {"✓": "green", "match": "green", "✗": "red", "mismatch": "red", "!": "red", "failed": "red",
+                 "?": "yellow", "unsupported": "yellow", "no-formula": "yellow"}
+
+
+def status_colours(renderable):
+    """``renderable`` with verdict marks (``✓ ✗ ? !``) and words coloured: a mark at the end
+    of a cell, a word filling one (terminal output only; plain output stays plain)."""
+    import re
+
+    from rich.segment import Segment
+    from rich.style import Style
+
+    words = "mismatch|match|failed|unsupported|no-formula|skipped"
+    pattern = re.compile(rf"(?:(?<=\s)|^)([✓✗?!]|{words})(?=\s*$|\s+(?:{words})\s*$)")
+
+    class Coloured:
+        def __rich_console__(self, console, options):
+            for seg in console.render(renderable, options):
+                if seg.control or not pattern.search(seg.text):
+                    yield seg
+                    continue
+                at = 0
+                for found in pattern.finditer(seg.text):
+                    style = STATUS_STYLES.get(found.group(1))
+                    if style is None:
+                        continue
+                    yield Segment(seg.text[at:found.start(1)], seg.style)
+                    yield Segment(found.group(1), (seg.style or Style()) + Style.parse(style))
+                    at = found.end(1)
+                yield Segment(seg.text[at:], seg.style)
+
+    return Coloured()

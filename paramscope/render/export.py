@@ -30,6 +30,7 @@ class Col:
     numeric: bool = False  # right-aligned, never wrapped
     optional: int = 0  # > 0: may be dropped on a narrow terminal, highest first (all of a level at once)
     group: str = ""  # a heading shared by adjacent columns (the target of a side-by-side table)
+    wrap: bool = True  # False: a text column kept on one line (a tree's labels), like numbers
 
     @property
     def full(self) -> str:
@@ -114,7 +115,7 @@ def min_width(grid: Grid, keep: Sequence[int]) -> int:
     for i, header in zip(keep, grid.table_headers(keep)):
         col = grid.columns[i]
         cells = [header, *(r[i] for r in (*grid.rows, *grid.footer))]
-        if col.numeric:
+        if col.numeric or not col.wrap:
             total += max(_width(c) for c in cells)
         else:
             total += max((_width(w) for c in cells for w in c.split()), default=0)
@@ -184,7 +185,7 @@ def rich_table(grid: Grid, width: int | None = None, plain: bool | None = None):
     for i, header in zip(keep, grid.table_headers(keep)):
         col = grid.columns[i]
         table.add_column(header, justify="right" if col.numeric else "left",
-                         no_wrap=col.numeric, overflow="fold")
+                         no_wrap=col.numeric or not col.wrap, overflow="fold")
     for n, row in enumerate(grid.rows):
         table.add_row(*(row[i] for i in keep), end_section=bool(grid.footer) and n == len(grid.rows) - 1)
     for row in grid.footer:

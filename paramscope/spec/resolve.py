@@ -76,15 +76,30 @@ class Module:
     activation: list[str] = field(default_factory=list)  # post-sum layers, in call order
     in_shape: Shape = ()
     out_shape: Shape = ()
+    #: the template this container instantiates (``bottleneck``), "" when none
+    template: str = ""
 
     @property
     def class_name(self) -> str:
-        return self.leaf.torch_kind if self.leaf else ("Residual" if self.kind == "residual" else "Chain")
+        """The class the built module has: the leaf's torch.nn class; a container's template
+        in CamelCase (``bottleneck`` -> ``Bottleneck``), else ``Residual`` / ``Sequential``."""
+        if self.leaf:
+            return self.leaf.torch_kind
+        return container_class_name(self.template, "Residual" if self.kind == "residual" else "Sequential")
 
     def walk(self, prefix_first: bool = True) -> Iterator["Module"]:
         yield self
         for child in self.children.values():
             yield from child.walk()
+
+
+def container_class_name(template: str, default: str) -> str:
+    """``basic_block`` -> ``BasicBlock``; ``default`` when the template is unnamed, its name is
+    no identifier or would pass for a layer class (``conv2d``)."""
+    from paramscope.formulas import registered_kinds
+
+    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[_-]+", template))
+    return name if name.isidentifier() and name not in registered_kinds() else default
 
 
 @dataclass
@@ -249,7 +264,8 @@ class Resolver:
             public = {k: scope[k] for k in declared}
         if not isinstance(items, Seq) or not items:
             raise SpecError("layers must be a non-empty list", file=doc.file, line=item_where.line)
-        root = Module("", "", "chain", "sequential", "layers", in_shape=shape)
+        root = Module("", "", "chain", "sequential", "layers", in_shape=shape,
+                      template=template.name if "use" in data else "")
         out = self._items(items, item_where, scope, shape, _Scope(root))
         if not root.order:
             raise SpecError("no layers are left after when/repeat: the network is empty",
@@ -564,8 +580,14 @@ class Resolver:
             modules = _module_items(template.layers)
             single = len(modules) == 1 and not (isinstance(modules[0], dict) and "repeat" in modules[0])
             if single or name is None:
-                return self._items(template.layers, body, local, shape, into, name if single else None)
+                before = len(into.module.children)
+                out = self._items(template.layers, body, local, shape, into, name if single else None)
+                added = list(into.module.children.values())[before:]
+                if single and len(added) == 1 and added[0].kind != "leaf" and not added[0].template:
+                    added[0].template = template.name  # the block the template builds is its instance
+                return out
             module = self._container("chain", "sequential", name, where, shape, into)
+            module.template = template.name
             out = self._items(template.layers, body, local, shape, _Scope(module))
             module.out_shape = out
             return out
