@@ -47,3 +47,17 @@ def test_explain_takes_every_torchvision_module_name(cli):
     for name in names[:12] + names[-6:]:
         code, out, err = cli("explain", target, name)
         assert code == 0, (name, err)
+
+
+def test_gpt2_depth_counts_its_conv1d_projections(cli):
+    """GPT-2's linear layers are transformers' Conv1D (torch.addmm with a weight parameter); each
+    block runs its four in sequence (c_attn, attn.c_proj, c_fc, mlp.c_proj)."""
+    transformers = pytest.importorskip("transformers")
+    from transformers.pytorch_utils import Conv1D
+
+    model = transformers.GPT2Model(transformers.GPT2Config())
+    projections = [n for n, m in model.named_modules() if isinstance(m, Conv1D)]
+    assert len(projections) == 4 * model.config.n_layer
+    code, out, err = cli("compare", "hf:gpt2", "hf:gpt2", "--no-rf", "--format", "csv")
+    assert code == 0, err
+    assert [int(row["depth"]) for row in csv.DictReader(io.StringIO(out))] == [len(projections)] * 2

@@ -28,6 +28,9 @@ WEIGHTED_KINDS = frozenset({"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "Co
 WEIGHTED_FUNCTIONS = {"conv1d": 1, "conv2d": 1, "conv3d": 1, "conv_transpose1d": 1,
                       "conv_transpose2d": 1, "conv_transpose3d": 1, "linear": 1,
                       "multi_head_attention_forward": 2}
+#: matrix products that are a linear layer when a parameter is one of their operands (GPT-2's
+#: Conv1D runs ``torch.addmm(bias, x, weight)``; ``x @ self.weight``)
+PARAMETER_PRODUCTS = frozenset({"addmm", "mm", "matmul", "__matmul__", "bmm", "baddbmm", "einsum"})
 
 
 def spec_depth(root) -> int:
@@ -98,14 +101,23 @@ def _depth_mode():
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
             inputs = _tensors([*args, *kwargs.values()])
-            depth = max((self.of(t) for t in inputs), default=0)
-            depth += WEIGHTED_FUNCTIONS.get(getattr(func, "__name__", ""), 0)
+            depth = max((self.of(t) for t in inputs), default=0) + _weighted(func, inputs)
             for t in _tensors(out):
                 self.depths[id(t)] = max(self.of(t), depth)
                 self.keep.append(t)
             return out
 
     return DepthMode
+
+
+def _weighted(func, inputs: list) -> int:
+    """How many weighted layers one call of ``func`` on ``inputs`` runs in sequence."""
+    import torch
+
+    name = getattr(func, "__name__", "")
+    if name in PARAMETER_PRODUCTS:
+        return int(any(isinstance(t, torch.nn.Parameter) for t in inputs))
+    return WEIGHTED_FUNCTIONS.get(name, 0)
 
 
 def report_depth(report) -> int | None:
