@@ -34,6 +34,7 @@ class Subject:
     notes: list[str] = field(default_factory=list)  # copied into Report.notes
     device: str = "meta"  # where the graph was traced: "cpu" after a real-run fallback
     cpu_flops: int | None = None  # FlopCounterMode's FLOPs of that real CPU run
+    depth: Callable[[], int] | None = None  # paramscope.tracing.depth's figure, computed on demand
 
 
 def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -125,8 +126,12 @@ def resolved_subject(resolved, dtype: str = "float32") -> Subject:
         from paramscope.building.builder import module_from_resolved
         return module_from_resolved(resolved, device="meta").eval()
 
+    def depth():
+        from paramscope.tracing.depth import spec_depth
+        return spec_depth(resolved.root)
+
     buffers = sum(b.numel for n in resolved.graph if n.counts_params for b in n.buffers.values())
-    return Subject(resolved.name, resolved.graph, meta_model, "spec", buffers=buffers)
+    return Subject(resolved.name, resolved.graph, meta_model, "spec", buffers=buffers, depth=depth)
 
 
 def _factory_subject(t, input_shape, batch, overrides, dtype, req=None, budget=None) -> Subject:
@@ -245,9 +250,14 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
     unowned = {name: sum(p.numel for p in infos.values() if not p.tied_to)
                for name, infos in graph.unowned_params().items()}
     buffers = sum(b.numel() for b in model.buffers())
+
+    def depth():
+        from paramscope.tracing.depth import module_depth
+        return module_depth(meta_clone(model), shape, dtype)
+
     subject = Subject(label, graph, lambda: meta_clone(model), "module",
                       extra_params=sum(unowned.values()), buffers=buffers, notes=notes, device=device,
-                      cpu_flops=cpu_flops)
+                      cpu_flops=cpu_flops, depth=depth)
     if hasattr(shape, "specs") and not shape.plain:
         subject.notes.insert(0, f"inputs: {shape.text()}")
     if hooks:
@@ -323,7 +333,7 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
     rows = [LayerRow(node, cost_of(node), activation_bytes(node, dtype)) for node in subject.graph]
     report = Report(subject.label, subject.graph.input_shape, dtype, subject.source, rows,
                     extra_params=subject.extra_params, buffers=subject.buffers,
-                    modules=dict(subject.graph.modules),
+                    modules=dict(subject.graph.modules), depth_pass=subject.depth,
                     extra_by_module={name: sum(p.numel for p in infos.values() if not p.tied_to)
                                      for name, infos in subject.graph.unowned_params().items()})
     report.notes.extend(subject.notes)

@@ -109,7 +109,7 @@ SLOW_FILES = {"test_hostile.py", "test_scale.py", "test_torchvision_alignment.py
               "test_torchvision_measure.py"}
 SLOW_TESTS: tuple[str, ...] = ()
 #: files of cross-checks against real model code (skipped when the package is missing)
-TORCHVISION_FILES = {"test_torchvision_alignment.py", "test_torchvision_measure.py",
+TORCHVISION_FILES = {"test_torchvision_alignment.py", "test_torchvision_measure.py", "test_depth_torchvision.py",
                      "test_zoo_torchvision.py"}
 HF_FILES = {"test_hf.py"}
 

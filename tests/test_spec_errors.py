@@ -293,7 +293,7 @@ CLI_CASES = [
     ("batch-word", ["show", "resnet50", "--batch", "abc"], ["Invalid value for '--batch'", "integer"]),
     ("batch-contradicts-input", ["show", "resnet50", "--input", "2x3x224x224", "--batch", "3"],
      ["--batch 3 contradicts the batch in --input 2x3x224x224"]),
-    ("format-nope", ["list", "--format", "nope"], ["--format must be one of table, json, got 'nope'"]),
+    ("format-nope", ["list", "--format", "nope"], ["--format must be one of table, json, csv, markdown, got 'nope'"]),
     ("format-typo", ["list", "--format", "jsn"], ["--format must be one of table, json", "did you mean json?"]),
     ("misspelled-target", ["show", "resnt50"],
      ["unknown target 'resnt50'", "did you mean resnet50", "paramscope list"]),
@@ -304,7 +304,7 @@ CLI_CASES = [
     ("library-target", ["show", "resnet-blocks"], ["resnet-blocks.yaml", "template library"]),
     ("show-factory", ["show", "os:getcwd"], ["show works on YAML specs", "os:getcwd is a Python factory"]),
     ("unknown-command", ["frobnicate"], ["No such command 'frobnicate'"]),
-    ("missing-argument", ["show"], ["Missing argument 'target'"]),
+    ("missing-argument", ["show"], ["Missing argument 'TARGET'"]),
     ("unknown-option", ["show", "resnet50", "--frobnicate"], ["No such option: --frobnicate"]),
 ]
 

@@ -8,7 +8,7 @@ import typer
 
 from paramscope.cli.app import app, fail
 from paramscope.errors import ParamscopeError
-from paramscope.cli.options import (BatchOpt, ContextOpt, DtypeOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt,
+from paramscope.cli.options import (DTYPE_CHOICES, TARGET_HELP, BatchOpt, ContextOpt, DtypeOpt, ExportFormatOpt, FreezeOpt, ImportPathOpt,
                                     ModeOpt,
                                     MeasureOpt, ModelInputOpt, OptimizerOpt, OutputOpt, SetOpt, TargetArg,
                                     parse_choice, parse_input, parse_sets, train_options)
@@ -137,11 +137,13 @@ def _summary_columns(columns: str | None, measure: str) -> tuple[str, ...] | Non
 
 
 @app.command()
-def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets to check.", show_default=False)] = None,
+def check(targets: Annotated[Optional[list[str]], typer.Argument(
+              metavar="TARGETS", help=f"Targets to check; each a {TARGET_HELP[0].lower()}{TARGET_HELP[1:]}",
+              show_default=False)] = None,
           all_: Annotated[bool, typer.Option("--all", help="Check every built-in config.")] = False,
           input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
-          measure: MeasureOpt = "all", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
-          fvcore_budget: FvcoreBudgetOpt = None, import_path: ImportPathOpt = None,
+          measure: MeasureOpt = "all", dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table",
+          output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None, import_path: ImportPathOpt = None,
           mode: ModeOpt = "infer", freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw",
           allow_incomplete: Annotated[bool, typer.Option(
               "--allow-incomplete", help="Pass even when some op has no formula (named in the report).")] = False) -> None:
@@ -152,6 +154,10 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
     parse_choice("--format", fmt, FORMATS)
     check_output(output)
     train = train_options(mode, freeze, optimizer)
+    if dtype != "float32" and measure != "none":  # the tools run the float32 model: no verdict at other dtypes
+        parse_choice("--dtype", dtype, DTYPE_CHOICES)
+        raise fail(f"check --dtype {dtype} needs --measure none: the measuring tools check float32 only "
+                   "(--measure none still checks that every op has a formula)")
     names = list(targets or [])
     if all_:
         from paramscope.api import builtin_targets
@@ -167,7 +173,7 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(help="Targets t
     with status(f"checking {names[0]}", enabled=len(names) > 1) as update:
         for i, name in enumerate(names):
             update(f"checking {name} ({i + 1}/{len(names)})")
-            report = analyze_target(name, input, batch, set, measure, "float32", fvcore_budget, train)
+            report = analyze_target(name, input, batch, set, measure, dtype, fvcore_budget, train)
             bad = [r for r in report.layers if r.status == "mismatch"]
             results.append((name, report, bad))
     publish(fmt, output,

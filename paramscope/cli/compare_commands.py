@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from paramscope.cli.analysis_commands import DeviceSpecOpt, analyze_target
-from paramscope.cli.app import app, fail
+from paramscope.cli.app import app, fail, say
 from paramscope.cli.options import (CLOCKS, MEASURE_HELP, BatchOpt, ContextOpt, DtypeOpt, ExportFormatOpt,
                                     FreezeOpt, ImportPathOpt, ModeOpt,
                                     ModelInputOpt, OptimizerOpt, OutputOpt, SetOpt, TargetArg, parse_choice,
@@ -52,8 +52,9 @@ def _labels(targets: list[str]) -> list[str]:
 
 
 @app.command()
-def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targets; ratios are against the first.",
-                                                         show_default=False)],
+def compare(targets: Annotated[list[str], typer.Argument(
+                metavar="TARGETS", help="Two or more targets (as for summary); ratios are against the first.",
+                show_default=False)],
             input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
             measure: CompareMeasureOpt = "none", dtype: DtypeOpt = "float32",
             fmt: ExportFormatOpt = "table", output: OutputOpt = None,
@@ -93,6 +94,9 @@ def compare(targets: Annotated[list[str], typer.Argument(help="Two or more targe
                            time=timed, threads=threads, clock=clock)
     cmp = render.Comparison(analyze_all(targets, input, batch, set, measure, dtype, train, context, perf),
                             _labels(targets))
+    warning = cmp.input_warning()
+    if warning:
+        say("warning: ", warning)
     from paramscope.render.export import csv_text, publish
 
     publish(fmt, output,
@@ -116,7 +120,9 @@ def _check_plot(path: str) -> None:
 @app.command()
 def explain(target: TargetArg,
             layer_args: Annotated[Optional[list[str]], typer.Argument(
-                metavar="[LAYER]...", help="Layers, container prefixes (layer1.0) or stages to zoom into.",
+                metavar="LAYER", help="Layers to zoom into, by any name another command shows: a row key "
+                                      "(layer1.0.conv1, relu#2, layer1.0:add), compare's name (conv1), a "
+                                      "module or container path (layer1.0) or a stage (stem, layer1).",
                 show_default=False)] = None,
             layer: Annotated[Optional[list[str]], typer.Option(
                 "--layer", "-l", help="A layer or container prefix to zoom into. Repeatable.",

@@ -12,8 +12,9 @@ import typer
 
 from paramscope.tracing.inputs import parse_choice, parse_input, parse_sets, parse_value  # noqa: F401  (re-exported)
 
-TargetArg = Annotated[str, typer.Argument(help="Built-in config name, YAML path, or module:callable factory.",
-                                          show_default=False)]
+#: every positional argument names what it takes, as usage and help show it: TARGET, TARGETS..., LAYER...
+TARGET_HELP = "Built-in config name, YAML path, module:callable factory or hf:NAME."
+TargetArg = Annotated[str, typer.Argument(metavar="TARGET", help=TARGET_HELP, show_default=False)]
 InputOpt = Annotated[Optional[str], typer.Option(
     "--input", "-i", help="Input size: 224 (H=W), 3x32x32 (CxHxW) or 2x3x224x224 (NxCxHxW).",
     show_default=False)]
@@ -35,6 +36,8 @@ SetOpt = Annotated[Optional[list[str]], typer.Option(
 #: library's own tuples (FORMATS, DTYPES, MODES, OPTIMIZERS, parse_measure); importing those here
 #: would cost --help its startup time, so tests/test_cli_conventions.py checks the two agree.
 FORMAT_CHOICES = ("table", "json", "csv", "markdown")
+#: show's formats: the resolved spec as YAML, or its module table in the export formats
+SHOW_FORMATS = ("yaml", *FORMAT_CHOICES)
 DTYPE_CHOICES = ("float32", "float16", "bfloat16", "float64")
 CLOCKS = ("wall", "cpu")
 MEASURE_HELP = ("comma list of torchinfo, fvcore, flop_counter, time (real timing, opt-in), memtracker "

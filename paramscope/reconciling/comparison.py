@@ -10,6 +10,7 @@ from itertools import zip_longest
 from typing import Any
 
 from paramscope.reconciling.grouping import Group, stage_prefix, stages
+from paramscope.reconciling.names import short_key
 from paramscope.render.units import ratio_text
 from paramscope.reconciling.report import Report
 
@@ -58,6 +59,23 @@ class Comparison:
             out.append(entry)
         return out
 
+    def input_warning(self) -> str | None:
+        """One line when the targets' inputs differ (their ratios then mix input sizes), else None."""
+        from paramscope.render.units import shape_text
+
+        shapes = [shape_text(r.input_shape) for r in self.reports]
+        if len(set(shapes)) < 2:
+            return None
+        listed = ", ".join(f"{label} {shape}" for label, shape in zip(self.labels, shapes))
+        return (f"the targets' inputs differ ({listed}): the MACs, FLOPs and activation ratios "
+                "compare different input sizes")
+
+    def depths(self) -> list[int | None]:
+        """Each target's depth (:mod:`paramscope.tracing.depth`; None: unknown, a note says why)."""
+        from paramscope.tracing.depth import report_depth
+
+        return [report_depth(r) for r in self.reports]
+
     # ------------------------------------------------------------------ layers
 
     def layer_alignment(self) -> tuple[str, list[Aligned]]:
@@ -72,7 +90,7 @@ class Comparison:
         for report in self.reports:
             prefix = stage_prefix(report)
             rows = [r for r in report.layers if r.params or r.cost.macs]
-            per_target.append({_strip(r.node.key, prefix): r for r in rows})
+            per_target.append({short_key(r.node.key, prefix): r for r in rows})
         if len(per_target) > 1 and _names_match([list(m) for m in per_target]):
             order = _merge_orders([list(m) for m in per_target])
             return "name", [Aligned(k, [m.get(k) for m in per_target]) for k in order]
@@ -99,14 +117,6 @@ class Comparison:
             if len(costed) >= 2 and (not stage_prefix(report) or len(containers) >= 2):
                 return True
         return False
-
-
-def _strip(key: str, prefix: str) -> str:
-    if prefix and key.startswith(prefix):
-        return key[len(prefix):]
-    if prefix and key.startswith(prefix[:-1] + ":"):
-        return key[len(prefix) - 1:]
-    return key
 
 
 def _names_match(keys: list[list[str]]) -> bool:

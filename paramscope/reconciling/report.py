@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import prod
-from typing import Any
+from typing import Any, Callable
 
 from paramscope.formulas import Cost
 from paramscope.graph import LayerNode, Shape, dtype_bytes
@@ -165,6 +165,9 @@ class Report:
     unrecorded_ops: dict[str, int] = field(default_factory=dict)
     #: totals and settings of time / roofline / receptive fields (paramscope.perf), when asked for
     perf: dict[str, Any] = field(default_factory=dict)
+    #: computes the depth of :mod:`paramscope.tracing.depth` (a meta-device pass for a traced
+    #: model); read it with :func:`paramscope.tracing.depth.report_depth`; not data
+    depth_pass: Callable[[], int] | None = field(default=None, repr=False, compare=False)
     #: how ``str(report)`` renders it: ``{"depth": 3, "columns": (...)}`` (set by paramscope.summary); not data
     display: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from paramscope.reconciling.comparison import ARITHMETIC_ROWS, Aligned, Comparison
-from paramscope.graph import shape_text as _shape_text
-from paramscope.render.export import Col, Grid
+from paramscope.render.export import Col, Grid, csv_shape
 from paramscope.reconciling.grouping import Group
 from paramscope.render.units import megabytes, percent, pick_unit, ratio_text, scaled, shape_text
 from paramscope.reconciling.report import LayerRow, Report
+from paramscope.tracing.depth import DEFINITION as DEPTH_DEFINITION, LABEL as DEPTH_LABEL
 
 # ---------------------------------------------------------------------- grids
 
@@ -50,7 +50,7 @@ def headline_grid(cmp: Comparison) -> Grid:
         grid.add("FLOPs forward + backward", *(t["flops"] + t["backward_flops"] for t in totals))
         grid.add("training peak memory", *(megabytes(t["training_memory"]["peak"]) for t in totals))
     grid.add("output", *(shape_text(_output(r)) for r in cmp.reports))
-    grid.add("depth (layers with params)", *(sum(1 for row in r.layers if row.params) for r in cmp.reports))
+    grid.add(DEPTH_LABEL, *("?" if d is None else d for d in cmp.depths()))
     if len(cmp.reports) > 1:
         ratios = cmp.ratios()
         for key, noun in (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs")):
@@ -175,6 +175,8 @@ def compare_dict(cmp: Comparison) -> dict[str, Any]:
                      "flops": g.flops, "activation_bytes": g.activation_bytes} for g in groups]
                    for groups in cmp.stage_groups],
         "layer_alignment": mode,
+        "depths": cmp.depths(),
+        "depth_definition": DEPTH_DEFINITION,
     }
 
 
@@ -185,12 +187,12 @@ CSV_HEADER = ("target", "input_shape", "output_shape", "params", "weight", "bias
 
 def compare_csv_rows(cmp: Comparison) -> list[list[Any]]:
     out = []
-    for label, report, ratio in zip(cmp.labels, cmp.reports, cmp.ratios()):
+    for label, report, ratio, depth in zip(cmp.labels, cmp.reports, cmp.ratios(), cmp.depths()):
         t = report.totals
         out.append([label, csv_shape(report.input_shape), csv_shape(_output(report)),
                     t["params"], sum(r.cost.params.get("weight", 0) for r in report.layers),
                     sum(r.cost.params.get("bias", 0) for r in report.layers), t["trainable_params"],
-                    t["macs"], t["flops"], t["activation_bytes"], sum(1 for r in report.layers if r.params),
+                    t["macs"], t["flops"], t["activation_bytes"], depth,
                     ratio["params"], ratio["macs"], ratio["flops"],
                     ("ok" if report.ok else "mismatch") if report.measurers else "not measured"])
     return out
@@ -305,6 +307,3 @@ def plot_stages(cmp: Comparison, path: str) -> None:
         plt.close(fig)
     write_atomic(path, buf.getvalue(), option="--plot")
 
-
-def csv_shape(shape) -> str:
-    return _shape_text(shape, sep="x")

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from paramscope.errors import ParamscopeError, closest
 from paramscope.reconciling.grouping import Group, group_by_depth, stages
+from paramscope.reconciling.names import select
 from paramscope.render.units import shape_text
 from paramscope.reconciling.report import LayerRow, Report
 
@@ -182,29 +182,6 @@ def _section(report: Report, rows: list[LayerRow], scope: str | None, quantity: 
         if missing:
             section.extra.append(f"not counted (no formula): {', '.join(missing)}")
     return section
-
-
-def select(report: Report, name: str) -> list[LayerRow]:
-    """Rows for a layer key (``block.relu#1``), module or container prefix (``layer1.0``) or stage."""
-    name = name.strip()
-    exact = [r for r in report.layers if r.node.key == name]
-    if exact and ("#" in name or ":" in name):
-        return exact
-    rows = [r for r in report.layers if r.node.name == name or r.node.name.startswith(name + ".")]
-    if rows:
-        return rows
-    if exact:
-        return exact
-    for group in stages(report):
-        if group.name == name:
-            return group.rows
-    candidates = sorted({*report.modules, *(r.node.key for r in report.layers), *(g.name for g in stages(report))}
-                        - {""})
-    hint = closest(name, candidates, n=5)
-    if not hint:
-        top = [c for c in candidates if "." not in c and ":" not in c and "#" not in c][:12]
-        hint = f" (layers include {', '.join(top)})" if top else ""
-    raise ParamscopeError(f"no layer {name!r} in {report.target}{hint}")
 
 
 # ---------------------------------------------------------------------- text

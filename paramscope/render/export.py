@@ -247,6 +247,13 @@ def markdown_document(parts: Iterable[Grid | str], title: str | None = None) -> 
     return "\n".join(out)
 
 
+def csv_shape(shape) -> str:
+    """A shape as CSV spells it: ``1x3x224x224`` (tables write ``1×3×224×224``)."""
+    from paramscope.graph import shape_text
+
+    return shape_text(shape, sep="x")
+
+
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -61,9 +61,10 @@ def _scalar(value: Any) -> str:
     return repr(value)
 
 
-def _leaf_args(module: Module) -> str:
+def leaf_arguments(module: Module) -> dict[str, Any]:
+    """A leaf's spec arguments that differ from its kind's defaults (inferred sizes left out)."""
     kind = KINDS[module.spec_kind]
-    parts = [f"name: {_scalar(module.name)}"]
+    out = {}
     for key, value in module.leaf.args.items():
         if key in _INFERRED or key not in kind.fields:
             continue
@@ -73,7 +74,18 @@ def _leaf_args(module: Module) -> str:
         except Exception:  # a required field has no default
             normal_default = object()
         if value != normal_default:
-            parts.append(f"{key}: {_scalar(value)}")
+            out[key] = value
+    return out
+
+
+def scalar_text(value: Any) -> str:
+    """``value`` as the spec writes it (``3``, ``[3, 1]``, ``"same"``)."""
+    return _scalar(value)
+
+
+def _leaf_args(module: Module) -> str:
+    parts = [f"name: {_scalar(module.name)}"]
+    parts += [f"{key}: {_scalar(value)}" for key, value in leaf_arguments(module).items()]
     return "{" + ", ".join(parts) + "}"
 
 
