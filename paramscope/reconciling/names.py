@@ -63,7 +63,7 @@ def select(report: Report, name: str) -> list[LayerRow]:
     Raises ParamscopeError (one line, with the closest names) for a name no command shows.
     """
     name = name.strip()
-    if name == ROOT:
+    if name in (ROOT, ""):  # the root module: summary's tree and CSV name it ""
         return list(report.layers)
     wanted = name.replace(ROOT, "", 1) if name.startswith(ROOT + ":") else name
     rows = _lookup(report, wanted) if wanted else []
