@@ -6,7 +6,7 @@ from typing import Any
 
 from paramscope.render.export import Col, Grid, csv_text, markdown_document, rich_table
 from paramscope.reconciling.grouping import group_by_depth
-from paramscope.render.units import commas, megabytes, percent, pick_unit, scaled, shape_text
+from paramscope.render.units import commas, nbytes, percent, pick_unit, scaled, shape_text, torchinfo_mb
 from paramscope.reconciling.report import Report
 
 TOOL_TITLES = {"torchinfo": "torchinfo mult-adds", "fvcore": "fvcore flops",
@@ -68,9 +68,9 @@ def totals_grid(report: Report) -> Grid:
     low = "" if report.complete else "≥ "  # an op with no formula: the totals are lower bounds
     grid.add("MACs", f"{low}{t['macs']:,} ({scaled(t['macs'], pick_unit([t['macs']]))})")
     grid.add("FLOPs", f"{low}{t['flops']:,} ({scaled(t['flops'], pick_unit([t['flops']]))})")
-    grid.add("input", megabytes(t["input_bytes"]))
-    grid.add("activations (forward)", megabytes(t["activation_bytes"]))
-    grid.add("params memory", megabytes(t["param_bytes"]))
+    grid.add("input", nbytes(t["input_bytes"]))
+    grid.add("activations (forward)", nbytes(t["activation_bytes"]))
+    grid.add("params memory", nbytes(t["param_bytes"]))
     return grid
 
 
@@ -86,8 +86,7 @@ def memory_grid(report: Report) -> Grid | None:
                        ("params_bytes", "params size"), ("total_bytes", "estimated total size")):
         pred = memory.get("predicted", {}).get(key)
         meas = memory.get("measured", {}).get(key)
-        grid.add(label, megabytes(pred) if pred is not None else "--",
-                 megabytes(meas) if meas is not None else "--")
+        grid.add(label, torchinfo_mb(pred), torchinfo_mb(meas))
     return grid
 
 
