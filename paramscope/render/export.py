@@ -128,15 +128,15 @@ def wrap_header(header: str, width: int) -> str:
 
 def _column_range(grid: Grid, i: int, top: str) -> tuple[int, int]:
     """(narrowest, natural) width of column ``i``: a number is never broken, text only
-    between words; a header only between its pieces (a number column's header is wrapped
-    to its numbers rather than widening it)."""
+    between words; a header only between its pieces (a number column's long header is
+    wrapped over its numbers when the table must narrow)."""
     col = grid.columns[i]
     cells = [r[i] for r in (*grid.rows, *grid.footer)]
     header_min = max((_width(p) for p, _ in _pieces(col.header)), default=0)
     top_min = max((_width(w) for w in top.split()), default=0)
     if col.numeric:
         widest = max((_width(c) for c in cells), default=0)
-        natural = max(widest, top_min, *(_width(w) for w in col.header.split()))
+        natural = max(widest, top_min, _width(col.header))
         return max(widest, header_min, top_min), natural
     words = max((_width(w) for c in cells for w in c.split()), default=0)
     natural = max(max((_width(c) for c in cells), default=0), _width(col.header), _width(top))
