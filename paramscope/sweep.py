@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from paramscope.errors import LimitError, ParamscopeError
 from paramscope.graph import Shape
+
+if TYPE_CHECKING:
+    from paramscope.render.export import Grid
 
 MAX_POINTS = 10_000
 #: totals shown per row (and the ones a ratio to the first row is given for).
@@ -176,10 +179,12 @@ def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterabl
     rows: list[SweepRow] = []
     first_error: ParamscopeError | None = None
     for overrides, size in grid:
+        shape = shape_of[_hashable(size)]
         row = SweepRow(overrides, None)
         try:
-            report = analyse_point(overrides, shape_of[_hashable(size)], tools, fvcore_budget)
+            report = analyse_point(overrides, shape, tools, fvcore_budget)
         except ParamscopeError as err:
+            row.input_shape = tuple(shape) if shape is not None else None  # the size asked for
             row.error = str(err)
             first_error = first_error or err
         else:
@@ -192,7 +197,10 @@ def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterabl
         rows.append(row)
     good = [r for r in rows if not r.error]
     if not good and first_error is not None:
-        raise first_error
+        if len(rows) == 1:
+            raise first_error
+        raise ParamscopeError(f"none of the {len(rows)} points of the sweep could be analysed; "
+                              f"the first ({row_text(rows[0])}): {first_error}")
     base = good[0].totals if good else {}
     for row in good:
         row.ratio = {k: (row.totals[k] / base[k] if base.get(k) else None) for k in RATIO_KEYS}
@@ -264,41 +272,73 @@ def _hf_points(t, dtype):
 
 # ----------------------------------------------------------------------------- text forms
 
-def columns(result: Sweep) -> list[str]:
-    train = ["backward MACs", "train FLOPs", "train peak"] if result.mode == "train" else []
-    return [*result.keys, "input", "params", "MACs", "FLOPs", "activations",
-            "params ×", "MACs ×", "FLOPs ×", *train, *result.measure]
+#: CSV columns after the sweep's own keys and the input
+CSV_COLUMNS = ("params", "macs", "flops", "activation_bytes", "params_ratio", "macs_ratio", "flops_ratio")
+TRAIN_CSV_COLUMNS = ("backward_macs", "train_flops", "train_peak_bytes")
 
 
-def cells(result: Sweep, row: SweepRow, raw: bool = False) -> list[str]:
-    """One row's cells; ``raw`` keeps integers unformatted (CSV)."""
+def point_text(overrides: dict[str, Any]) -> str:
+    """``groups=3, width_per_group=24``: a point as its overrides."""
+    return ", ".join(f"{k}={_value_text(v)}" for k, v in overrides.items())
+
+
+def row_text(row: SweepRow) -> str:
+    """A point as its overrides and input: ``groups=3, input 1×64×56×56``."""
     from paramscope.render.units import shape_text
 
-    values = [_value_text(row.overrides.get(k)) for k in result.keys]
-    values.append(shape_text(row.input_shape) if row.input_shape else "")
-    if row.error:
-        return values + ["error: " + row.error] + [""] * (len(columns(result)) - len(values) - 1)
-    t = row.totals
-    if raw:
-        values += [str(t["params"]), str(t["macs"]), str(t["flops"]), str(t["activation_bytes"])]
-        values += ["" if row.ratio.get(k) is None else f"{row.ratio[k]:.6g}" for k in ("params", "macs", "flops")]
-    else:
-        values += [f"{t['params']:,}", _short(t["macs"]), _short(t["flops"]),
-                   f"{t['activation_bytes'] / 1e6:,.2f} MB"]
-        values += ["--" if row.ratio.get(k) is None else f"{row.ratio[k]:.3f}" for k in ("params", "macs", "flops")]
+    size = f"input {shape_text(row.input_shape)}" if row.input_shape else ""
+    return ", ".join(part for part in (point_text(row.overrides), size) if part) or "the default point"
+
+
+def failed(result: Sweep) -> int:
+    return sum(1 for r in result.rows if r.error)
+
+
+def summary_line(result: Sweep) -> str | None:
+    """``1 of 3 points could not be analysed (see the error of each)``; None when none failed."""
+    n = failed(result)
+    return f"{n} of {len(result.rows)} points could not be analysed (see the error of each)" if n else None
+
+
+def sweep_grid(result: Sweep) -> Grid:
+    """One row per point: the swept values and the input (never dropped on a narrow terminal),
+    params, MACs; then FLOPs, activations and the ratios to the first row, dropped in that
+    order from the last (ratios first) when the terminal is narrow; a failed point's error in
+    a note column (a line under its row on a terminal)."""
+    from paramscope.render.export import Col, Grid
+
+    cols = [*(Col(k) for k in result.keys), Col("input"), Col("params", numeric=True),
+            Col("MACs", numeric=True), Col("FLOPs", numeric=True, optional=2),
+            Col("activations", numeric=True, optional=1),
+            *(Col(f"{noun} ×", numeric=True, optional=3) for noun in ("params", "MACs", "FLOPs"))]
     if result.mode == "train":
-        train = (t["backward_macs"], t["flops"] + t["backward_flops"], t["training_memory"]["peak"])
-        values += ([str(v) for v in train] if raw else
-                   [_short(train[0]), _short(train[1]), f"{train[2] / 1e6:,.2f} MB"])
+        cols += [Col("backward MACs", numeric=True, optional=2), Col("train FLOPs", numeric=True, optional=2),
+                 Col("train peak", numeric=True, optional=1)]
+    cols += [Col(tool, optional=2) for tool in result.measure]
+    if failed(result):
+        cols.append(Col("error", note=True))
+    grid = Grid(cols)
+    for row in result.rows:
+        grid.add(*_cells(result, row))
+    return grid
+
+
+def _cells(result: Sweep, row: SweepRow) -> list[str]:
+    from paramscope.render.units import factor, human, nbytes, shape_text
+
+    values = [_value_text(row.overrides.get(k)) for k in result.keys]
+    values.append(shape_text(row.input_shape) if row.input_shape else "--")
+    numbers = 7 + 3 * (result.mode == "train") + len(result.measure)
+    if row.error:
+        return values + ["--"] * numbers + [row.error]
+    t = row.totals
+    values += [f"{t['params']:,}", human(t["macs"]), human(t["flops"]), nbytes(t["activation_bytes"])]
+    values += [factor(row.ratio.get(k)) for k in ("params", "macs", "flops")]
+    if result.mode == "train":
+        values += [human(t["backward_macs"]), human(t["flops"] + t["backward_flops"]),
+                   nbytes(t["training_memory"]["peak"])]
     values += [row.measurers.get(tool, {}).get("status", "") for tool in result.measure]
-    return values
-
-
-def _short(value: int) -> str:
-    """A count in its own unit (``4.09 G``), as the tables print it."""
-    from paramscope.render.units import pick_unit, scaled
-
-    return scaled(value, pick_unit([value]))
+    return values + ([""] if failed(result) else [])
 
 
 def _value_text(value: Any) -> str:
@@ -310,24 +350,32 @@ def _value_text(value: Any) -> str:
 
 
 def to_csv(result: Sweep) -> str:
-    import csv
-    import io
+    """One line per point, integers unformatted, an ``error`` column (empty for good points)."""
+    from paramscope.graph import shape_text
+    from paramscope.render.export import csv_text
 
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    head = [*result.keys, "input", "params", "macs", "flops", "activation_bytes",
-            "params_ratio", "macs_ratio", "flops_ratio", *result.measure]
-    writer.writerow(head)
+    train = result.mode == "train"
+    head = [*result.keys, "input", *CSV_COLUMNS, *(TRAIN_CSV_COLUMNS if train else ()), *result.measure, "error"]
+    rows = []
     for row in result.rows:
-        writer.writerow(cells(result, row, raw=True))
-    return out.getvalue()
+        values: list[Any] = [_value_text(row.overrides.get(k)) for k in result.keys]
+        values.append(shape_text(row.input_shape, sep="x") if row.input_shape else "")
+        t = row.totals
+        if row.error:
+            values += [""] * (len(head) - len(values) - 1)
+        else:
+            values += [t["params"], t["macs"], t["flops"], t["activation_bytes"]]
+            values += ["" if row.ratio.get(k) is None else f"{row.ratio[k]:.6g}" for k in ("params", "macs", "flops")]
+            if train:
+                values += [t["backward_macs"], t["flops"] + t["backward_flops"], t["training_memory"]["peak"]]
+            values += [row.measurers.get(tool, {}).get("status", "") for tool in result.measure]
+        rows.append([*values, row.error])
+    return csv_text(head, rows)
 
 
 def to_markdown(result: Sweep) -> str:
-    head = columns(result)
-    numeric = {"params", "MACs", "FLOPs", "activations", "params ×", "MACs ×", "FLOPs ×"}
-    lines = ["| " + " | ".join(head) + " |",
-             "|" + "|".join("---:" if h in numeric else "---" for h in head) + "|"]
-    for row in result.rows:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(result, row)) + " |")
-    return "\n".join(lines) + "\n"
+    """A GitHub pipe table (an ``error`` column when a point failed) and the summary line."""
+    from paramscope.render.export import markdown_table
+
+    line = summary_line(result)
+    return markdown_table(sweep_grid(result)) + (f"\n{line}\n" if line else "")

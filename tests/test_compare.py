@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -253,6 +254,28 @@ def test_plot_with_matplotlib(tmp_path, suffix, magic):
     result = run("compare", "resnet50", "cifar-resnet", "--no-layers", "--plot", str(path))
     assert result.code == 0, result.err
     assert path.read_bytes().startswith(magic)
+
+
+def test_plot_axes_in_units():
+    """The count axes read K/M/G (no ``1e9`` offset text above them)."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from paramscope.render.compare import stage_figure
+
+    cmp = Comparison([paramscope.analyze(t, measure="none") for t in ("resnet50", "cifar-resnet")],
+                     ["resnet50", "cifar-resnet"])
+    fig = stage_figure(cmp)
+    try:
+        fig.canvas.draw()
+        for ax in fig.axes:
+            labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+            assert ax.yaxis.get_offset_text().get_text() == ""
+            assert labels[0] == "0" and all(re.fullmatch(r"\d[\d,]*|\d+(\.\d+)? [KMG]", t) for t in labels), labels
+        assert any(t.get_text().endswith(" G") for t in fig.axes[1].get_yticklabels())  # MACs: 4.09 G
+        assert any(t.get_text().endswith(" M") for t in fig.axes[0].get_yticklabels())  # params: 25.56 M
+    finally:
+        plt.close(fig)
 
 
 # ---------------------------------------------------------------------- library

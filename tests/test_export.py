@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 
 import pytest
 
@@ -244,6 +245,60 @@ def test_grid_drops_optional_columns_then_records():
     console.print(rich_table(grid, width=20, plain=True))
     text = console.file.getvalue()
     assert "123,456,789" in text and all(len(line.rstrip()) <= 20 for line in text.splitlines())
+
+
+def _printed(grid: Grid, width: int, plain: bool = True) -> str:
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=width, no_color=True, color_system=None)
+    console.print(rich_table(grid, width=width, plain=plain), crop=False)
+    return console.file.getvalue()
+
+
+def _wide_grid() -> Grid:
+    grid = Grid([Col("layer"), Col("kind", optional=3), Col("width_per_group", numeric=True),
+                 Col("description", optional=1), Col("params", numeric=True), Col("MACs", numeric=True),
+                 Col("activations", numeric=True, optional=2), Col("error", note=True)])
+    grid.add("layer4.2.conv3", "Conv2d", 64, "a 1x1 convolution that widens the bottleneck back", 1_048_576,
+             "102.76 M", "401.41 KB", "")
+    grid.add("fc", "Linear", 4, "the classifier", 2_049_000, "2.05 M", "4.00 KB",
+             "a long error message that says what went wrong at /some/where/deep/in/a/path.yaml:12")
+    return grid
+
+
+@pytest.mark.parametrize("width", [*range(20, 130, 6), 200])
+@pytest.mark.parametrize("plain", [True, False])
+def test_table_never_cuts_a_number_or_a_word(width, plain):
+    """Optional columns go (named under the table), text wraps between words, headers only
+    between the pieces of a name; below the mandatory width, one record per row."""
+    grid = _wide_grid()
+    out = _printed(grid, width, plain)
+    assert all(len(line.rstrip()) <= width for line in out.splitlines()), out
+    for cell in ("1,048,576", "102.76 M", "2,049,000", "2.05 M", "layer4.2.conv3"):
+        assert cell in out, (width, out)
+    assert not re.search(r"width_p(?!er_)|(?<!p)er_grou|_grou(?!p)|bottlenec(?!k)", out), out
+    joined = "".join(out.split())
+    assert "error:alongerrormessagethatsayswhatwentwrongat/some/where/deep/in/a/path.yaml:12" in joined
+    keep = export.fitting_columns(grid, width)
+    if export.min_width(grid, keep) > width:  # records
+        assert "activations" in out and "401.41 KB" in out
+        return
+    dropped = [c.header for i, c in enumerate(grid.columns) if i not in keep and not c.note]
+    if dropped:
+        assert f"columns dropped to fit {width} columns: {', '.join(dropped)}" in " ".join(out.split())
+    else:
+        assert "columns dropped" not in out and "401.41 KB" in out
+    lines = out.splitlines()
+    fc = next(i for i, line in enumerate(lines) if line.startswith("fc "))
+    note = next(i for i, line in enumerate(lines) if line.startswith("  error: a long"))
+    assert note > fc and all(line.startswith(" ") for line in lines[fc + 1:note])  # under its row
+
+
+def test_columns_dropped_by_level():
+    grid = _wide_grid()
+    widths = {len(export.fitting_columns(grid, w)): w for w in range(20, 200)}
+    assert sorted(widths) == [4, 5, 6, 7]  # layer, width_per_group, params, MACs are never dropped
+    assert export.fitting_columns(grid, 30) == [0, 2, 4, 5]
 
 
 def test_markdown_escapes_pipes():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -203,10 +204,11 @@ def test_failing_points_are_rows(tmp_path):
     assert "groups" in result.rows[1].error
     assert result.rows[2].totals["params"] == 8 * 2 * 9 + 8
     code, out, err = run_cli("sweep", str(spec), "--set", "groups=1,3,4")
-    assert code == 0, err
+    assert code == 1, err
     assert "error:" in out and "1 of 3 points" in out
     code, out, err = run_cli("sweep", str(spec), "--set", "groups=3,5")
     assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "none of the 2 points" in err and "(groups=3, input 1×8×16×16)" in err
 
 
 def test_hundreds_of_points():
@@ -225,3 +227,134 @@ def test_opt_in_measure():
     result = sweep("resnet-stem", {}, ["64", "128"], measure="flop_counter")
     assert result.measure == ("flop_counter",)
     assert all("flop_counter" in r.measurers for r in result.rows)
+
+
+# ---------------------------------------------------------------- the table at any width
+
+from render_helpers import run  # noqa: E402
+
+from paramscope.render.export import _pieces  # noqa: E402
+from paramscope.render.units import factor, human, nbytes  # noqa: E402
+
+#: a number as the table prints it: digits with separators and decimals, a unit after it
+NUMBER = re.compile(r"(?<![\w.,×])-?\d[\d,]*(?:\.\d+)?(?:e[+-]\d+)?(?: (?:[KMGTPE]?B|[KMGTPE]))?(?![\w.,×])")
+
+
+def _expected(row: dict) -> dict[str, str]:
+    """Each column's text for a JSON row of the same sweep (the independent source of the figures)."""
+    t, r = row["totals"], row["ratio"]
+    return {"params": f"{t['params']:,}", "MACs": human(t["macs"]), "FLOPs": human(t["flops"]),
+            "activations": nbytes(t["activation_bytes"]), "params ×": factor(r["params"]),
+            "MACs ×": factor(r["macs"]), "FLOPs ×": factor(r["flops"])}
+
+
+def _header_words(headers) -> set[str]:
+    """Every way a header may be broken: runs of its pieces (``width_``, ``per_group`` …)."""
+    out = set()
+    for header in headers:
+        for word in header.split():
+            pieces = [p for p, _ in _pieces(word)]
+            out |= {"".join(pieces[i:j]) for i in range(len(pieces)) for j in range(i + 1, len(pieces) + 1)}
+    return out
+
+
+def _dropped(out: str) -> list[str]:
+    text = " ".join(out.split("\n"))
+    found = re.search(r"columns dropped to fit \d+ columns: (.*?)(?:$| \d+ of )", text)
+    return [c.strip() for c in found.group(1).split(",")] if found else []
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100, None])
+def test_readme_sweep_at_any_width(columns):
+    """COLUMNS=60/80/100 and piped (120): every row shows its swept values and input, every
+    number is whole and equal to the JSON's figure, headers break only between pieces."""
+    code, out, err = run_cli(*README, "--format", "json")
+    rows = json.loads(out)["rows"]
+    env = {} if columns is None else {"COLUMNS": str(columns)}
+    result = run(*README, columns=columns or 120, env=env)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert all(len(line.rstrip()) <= (columns or 120) for line in lines)
+    rule = next(i for i, line in enumerate(lines) if set(line.strip()) <= set("-+"))
+    header_tokens = {w for line in lines[:rule] for w in line.replace("|", " ").split()}
+    all_headers = ["groups", "width_per_group", "input", *_expected(rows[0])]
+    assert header_tokens <= _header_words(all_headers), header_tokens
+    dropped = _dropped(result.out)
+    assert not {"groups", "width_per_group", "input", "params", "MACs"} & set(dropped)
+    body = lines[rule + 1:rule + 1 + len(rows)]
+    for line, row in zip(body, rows):
+        cells = [c.strip() for c in line.split("|")]
+        assert cells[:3] == [str(row["overrides"]["groups"]), str(row["overrides"]["width_per_group"]),
+                             "1×3×224×224"]
+        shown = [text for name, text in _expected(row).items() if name not in dropped]
+        assert cells[3:] == shown
+        # every number token whole (the input's dims are not tokens): none cut or split
+        assert NUMBER.findall(line) == [*cells[:2], *shown]
+
+
+def test_readme_sweep_too_narrow_for_a_table_is_records():
+    result = run(*README, columns=30)
+    assert result.code == 0
+    assert all(len(line.rstrip()) <= 30 for line in result.out.splitlines())
+    for value in ("width_per_group", "25,557,032", "4.09 G", "150.25 MB", "189.69 MB", "1×3×224×224"):
+        assert value in result.out
+
+
+FAILING = ("sweep", "conv-dense", "--set", "groups=1,3,32")
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80, 120])
+def test_failing_point_keeps_the_other_rows_whole(columns):
+    result = run(*FAILING, columns=columns)
+    assert result.code == 1, result.err
+    lines = result.out.splitlines()
+    assert all(len(line.rstrip()) <= columns for line in lines)
+    one = next(line for line in lines if line.startswith("1 "))
+    thirty_two = next(line for line in lines if line.startswith("32 "))
+    assert "73,856" in one and "214.99 M" in one and "2,432" in thirty_two and "6.72 M" in thirty_two
+    if "activations" not in _dropped(result.out):
+        assert "1.49 MB" in one and "1.49 MB" in thirty_two
+    failed = next(i for i, line in enumerate(lines) if line.startswith("3 "))
+    assert "--" in lines[failed]
+    error = sweep("conv-dense", {"groups": [1, 3, 32]}).rows[1].error
+    under = " ".join(line.strip() for line in lines[failed + 1:] if line.startswith("  "))
+    assert "".join(under.split()) == "".join(f"error: {error}".split())  # whole, maybe folded
+    assert " ".join(result.out.split()).endswith("1 of 3 points could not be analysed (see the error of each)")
+
+
+def test_failing_point_in_every_format(tmp_path):
+    for fmt in ("json", "csv", "markdown", "table"):
+        path = tmp_path / f"sweep.{fmt}"
+        code, out, err = run_cli(*FAILING, "--format", fmt, "--output", str(path))
+        assert code == 1 and out == "", err
+        text = path.read_text(encoding="utf-8")
+        assert "groups=3 must divide in_channels (64)" in text, fmt
+        if fmt == "json":
+            rows = json.loads(text)["rows"]
+            assert [("error" in r) for r in rows] == [False, True, False]
+            assert rows[2]["totals"]["params"] == 2_432
+        elif fmt == "csv":
+            rows = list(csv.DictReader(io.StringIO(text)))
+            assert [r["error"] != "" for r in rows] == [False, True, False]
+            assert rows[1]["params"] == "" and rows[2]["params"] == "2432"
+        elif fmt == "markdown":
+            assert text.splitlines()[0].endswith("| error |")
+            assert "1 of 3 points could not be analysed" in text
+        else:
+            assert "73,856" in text and "1 of 3 points" in text
+
+
+def test_output_writes_what_stdout_prints(tmp_path):
+    for fmt in ("json", "csv", "markdown"):
+        path = tmp_path / f"out.{fmt}"
+        code, printed, err = run_cli(*README, "--format", fmt)
+        assert code == 0, err
+        assert run_cli(*README, "--format", fmt, "--output", str(path)).code == 0
+        assert path.read_text(encoding="utf-8") == printed
+    assert run_cli(*README, "--output", str(tmp_path)).code == 2  # a directory is refused
+
+
+def test_all_points_failing_exits_2_with_one_line():
+    code, out, err = run_cli("sweep", "conv-dense", "--set", "groups=3,5")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "none of the 2 points of the sweep could be analysed" in err

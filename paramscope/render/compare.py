@@ -13,7 +13,7 @@ from typing import Any
 from paramscope.reconciling.comparison import ARITHMETIC_ROWS, Aligned, Comparison
 from paramscope.render.export import Col, Grid, csv_shape
 from paramscope.reconciling.grouping import Group
-from paramscope.render.units import megabytes, percent, pick_unit, ratio_text, scaled, shape_text
+from paramscope.render.units import commas, human, nbytes, percent, ratio_text, shape_text
 from paramscope.reconciling.report import LayerRow, Report
 from paramscope.tracing.depth import DEFINITION as DEPTH_DEFINITION, LABEL as DEPTH_LABEL
 
@@ -44,11 +44,11 @@ def headline_grid(cmp: Comparison) -> Grid:
     low = ["" if r.complete else "≥ " for r in cmp.reports]  # lower bounds when incomplete
     grid.add("MACs", *(f"{lo}{t['macs']:,}" if lo else t["macs"] for lo, t in zip(low, totals)))
     grid.add("FLOPs", *(f"{lo}{t['flops']:,}" if lo else t["flops"] for lo, t in zip(low, totals)))
-    grid.add("activation memory", *(megabytes(t["activation_bytes"]) for t in totals))
+    grid.add("activation memory", *(nbytes(t["activation_bytes"]) for t in totals))
     if all("backward_macs" in t for t in totals):  # --mode train
         grid.add("backward MACs", *(t["backward_macs"] for t in totals))
         grid.add("FLOPs forward + backward", *(t["flops"] + t["backward_flops"] for t in totals))
-        grid.add("training peak memory", *(megabytes(t["training_memory"]["peak"]) for t in totals))
+        grid.add("training peak memory", *(nbytes(t["training_memory"]["peak"]) for t in totals))
     grid.add("output", *(shape_text(_output(r)) for r in cmp.reports))
     grid.add(DEPTH_LABEL, *("?" if d is None else d for d in cmp.depths()))
     if len(cmp.reports) > 1:
@@ -69,7 +69,6 @@ def _output(report: Report):
 
 def stage_grid(cmp: Comparison) -> Grid:
     mode, rows = cmp.stage_alignment()
-    macs_units = [pick_unit(g.macs for g in groups) for groups in cmp.stage_groups]
     cols = [Col("stage" if mode == "name" else "#")]
     for label in cmp.labels:
         if mode == "position":
@@ -84,24 +83,21 @@ def stage_grid(cmp: Comparison) -> Grid:
             total = cmp.reports[i].totals["params"]
             if mode == "position":
                 cells.append(group.name if group else "")
-            cells += ([group.params, percent(group.params, total), scaled(group.macs, macs_units[i])]
+            cells += ([group.params, percent(group.params, total), human(group.macs)]
                       if group else ["", "", ""])
         grid.add(*cells)
     footer: list[Any] = ["total"]
-    for i, report in enumerate(cmp.reports):
+    for report in cmp.reports:
         t = report.totals
         if mode == "position":
             footer.append("")
-        footer += [t["params"], percent(t["params"], t["params"]), scaled(t["macs"], macs_units[i])]
+        footer += [t["params"], percent(t["params"], t["params"]), human(t["macs"])]
     grid.add_footer(*footer)
     return grid
 
 
 def layer_grid(cmp: Comparison) -> Grid:
     mode, rows = cmp.layer_alignment()
-    units = []
-    for i in range(len(cmp.reports)):
-        units.append(pick_unit(a.items[i].cost.macs for a in rows if a.items[i] is not None))
     cols = [Col("layer" if mode == "name" else "#")]
     for label in cmp.labels:
         if mode == "position":
@@ -112,10 +108,10 @@ def layer_grid(cmp: Comparison) -> Grid:
     grid = Grid(cols, title=title)
     for aligned in rows:
         cells: list[Any] = [aligned.label]
-        for i, row in enumerate(aligned.items):
+        for row in aligned.items:
             if mode == "position":
                 cells.append(row.node.key if row else "")
-            cells += [row.params if row else "", scaled(row.cost.macs, units[i]) if row else ""]
+            cells += [row.params if row else "", human(row.cost.macs) if row else ""]
         grid.add(*cells)
     return grid
 
@@ -229,8 +225,8 @@ def stage_charts(cmp: Comparison, *, width: int, plain: bool) -> list[Any]:
         sections = []
         for label, report, groups in zip(cmp.labels, cmp.reports, cmp.stage_groups):
             total = report.totals[key]
-            unit = pick_unit(getattr(g, key) for g in groups) if key == "macs" else (1, "")
-            sections.append((label, [BarRow(g.name, getattr(g, key), scaled(getattr(g, key), unit),
+            text = human if key == "macs" else commas
+            sections.append((label, [BarRow(g.name, getattr(g, key), text(getattr(g, key)),
                                             percent(getattr(g, key), total)) for g in groups]))
         charts.append(bar_chart(title, sections, width=width, plain=plain))
     return charts
@@ -275,10 +271,31 @@ def compare_markdown(cmp: Comparison, *, layers: bool = True) -> str:
 
 def plot_stages(cmp: Comparison, path: str) -> None:
     """Grouped bar charts of params and MACs per stage (matplotlib, PNG or SVG)."""
+    import io
+    import os
+
+    import matplotlib.pyplot as plt
+
+    from paramscope.render.export import write_atomic
+
+    fig = stage_figure(cmp)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format=os.path.splitext(path)[1].lstrip(".").lower())
+    finally:
+        plt.close(fig)
+    write_atomic(path, buf.getvalue(), option="--plot")
+
+
+def stage_figure(cmp: Comparison):
+    """The matplotlib Figure of :func:`plot_stages`; its count axes are labelled in K/M/G."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    from paramscope.render.units import tick_text
 
     mode, rows = cmp.stage_alignment()
     labels = [a.label if mode == "name" else " / ".join(g.name if g else "-" for g in a.items) for a in rows]
@@ -292,18 +309,8 @@ def plot_stages(cmp: Comparison, path: str) -> None:
         ax.set_xticks(range(len(rows)))
         ax.set_xticklabels(labels, rotation=30, ha="right")
         ax.set_title(title)
-        ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 3))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: tick_text(value)))
     axes[0].legend()
     fig.tight_layout()
-    import io
-    import os
-
-    from paramscope.render.export import write_atomic
-
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format=os.path.splitext(path)[1].lstrip(".").lower())
-    finally:
-        plt.close(fig)
-    write_atomic(path, buf.getvalue(), option="--plot")
+    return fig
 

@@ -31,6 +31,7 @@ class Col:
     optional: int = 0  # > 0: may be dropped on a narrow terminal, highest first (all of a level at once)
     group: str = ""  # a heading shared by adjacent columns (the target of a side-by-side table)
     wrap: bool = True  # False: a text column kept on one line (a tree's labels), like numbers
+    note: bool = False  # on a terminal a full-width line under its row (when not empty), not a column
 
     @property
     def full(self) -> str:
@@ -55,21 +56,32 @@ class Grid:
     def headers(self) -> list[str]:
         return [c.full for c in self.columns]
 
-    def table_headers(self, keep: Sequence[int]) -> list[str]:
-        """Headers for a terminal table: a group's name above the first of its columns."""
-        out, previous = [], None
-        grouped = any(self.columns[i].group for i in keep)
-        for i in keep:
-            col = self.columns[i]
-            top = col.group if col.group and col.group != previous else ""
-            previous = col.group
-            header = col.header
-            if col.numeric:  # numbers never wrap, so wrap a long header over them instead
-                import textwrap
+    @property
+    def table_columns(self) -> list[int]:
+        """The columns a terminal table lays out (every one but the notes)."""
+        return [i for i, c in enumerate(self.columns) if not c.note]
 
-                widest = max((_width(r[i]) for r in (*self.rows, *self.footer)), default=0)
-                header = "\n".join(textwrap.wrap(header, width=max(widest, 1), break_long_words=False)) or header
-            out.append(f"{top}\n{header}" if grouped else header)
+    def tops(self, keep: Sequence[int]) -> list[str] | None:
+        """The group names above the columns ``keep`` (on the first of each group); None
+        when no column has a group."""
+        if not any(self.columns[i].group for i in keep):
+            return None
+        out, previous = [], None
+        for i in keep:
+            group = self.columns[i].group
+            out.append(group if group and group != previous else "")
+            previous = group
+        return out
+
+    def table_headers(self, keep: Sequence[int], widths: Sequence[int]) -> list[str]:
+        """Headers for a terminal table of columns ``keep`` of ``widths``: each wrapped to
+        its column between words (and after the ``_`` of an identifier), a group's name
+        above the first of its columns."""
+        tops = self.tops(keep)
+        out = []
+        for k, (i, width) in enumerate(zip(keep, widths)):
+            header = wrap_header(self.columns[i].header, width)
+            out.append(f"{tops[k]}\n{header}" if tops is not None else header)
         return out
 
 
@@ -94,14 +106,56 @@ def _width(text: str) -> int:
     return max((cell_len(line) for line in text.split("\n")), default=0)
 
 
+def _pieces(header: str) -> list[tuple[str, bool]]:
+    """A header's unbreakable pieces, each with whether it starts a new word: words split
+    at spaces, names after each ``_`` or ``-`` (``width_per_group`` -> ``width_``, ``per_``, ``group``)."""
+    import re
+
+    return [(piece, n == 0) for word in header.split()
+            for n, piece in enumerate(re.findall(r"[^_-]*[_-]+|[^_-]+", word))]
+
+
+def wrap_header(header: str, width: int) -> str:
+    """``header`` on lines of at most ``width`` cells, broken only between its pieces."""
+    lines: list[str] = []
+    for piece, new_word in _pieces(header):
+        joined = (lines[-1] + (" " if new_word else "") + piece) if lines else piece
+        if lines and _width(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(piece)
+    return "\n".join(lines)
+
+
+def _column_range(grid: Grid, i: int, top: str) -> tuple[int, int]:
+    """(narrowest, natural) width of column ``i``: a number is never broken, text only
+    between words; a header only between its pieces (a number column's long header is
+    wrapped over its numbers when the table must narrow)."""
+    col = grid.columns[i]
+    cells = [r[i] for r in (*grid.rows, *grid.footer)]
+    header_min = max((_width(p) for p, _ in _pieces(col.header)), default=0)
+    top_min = max((_width(w) for w in top.split()), default=0)
+    if col.numeric or not col.wrap:  # numbers and one-line text (a tree's labels) are never broken
+        widest = max((_width(c) for c in cells), default=0)
+        natural = max(widest, top_min, _width(col.header))
+        return max(widest, header_min, top_min), natural
+    words = max((_width(w) for c in cells for w in c.split()), default=0)
+    natural = max(max((_width(c) for c in cells), default=0), _width(col.header), _width(top))
+    return max(words, header_min, top_min), natural
+
+
+def _ranges(grid: Grid, keep: Sequence[int]) -> list[tuple[int, int]]:
+    tops = grid.tops(keep) or [""] * len(keep)
+    return [_column_range(grid, i, top) for i, top in zip(keep, tops)]
+
 
 def fitting_columns(grid: Grid, width: int | None) -> list[int]:
     """Indices of the columns to show: drop optional columns, highest level first, until the
     table fits without breaking a word (text columns may still wrap between words)."""
-    keep = list(range(len(grid.columns)))
+    keep = grid.table_columns
     if width is None:
         return keep
-    levels = sorted({c.optional for c in grid.columns if c.optional}, reverse=True)
+    levels = sorted({grid.columns[i].optional for i in keep if grid.columns[i].optional}, reverse=True)
     for level in levels:
         if min_width(grid, keep) <= width:
             break
@@ -111,15 +165,31 @@ def fitting_columns(grid: Grid, width: int | None) -> list[int]:
 
 def min_width(grid: Grid, keep: Sequence[int]) -> int:
     """Narrowest rendering without breaking a word or a number: numbers whole, text by its longest word."""
-    total = 0
-    for i, header in zip(keep, grid.table_headers(keep)):
-        col = grid.columns[i]
-        cells = [header, *(r[i] for r in (*grid.rows, *grid.footer))]
-        if col.numeric or not col.wrap:
-            total += max(_width(c) for c in cells)
-        else:
-            total += max((_width(w) for c in cells for w in c.split()), default=0)
-    return total + _GAP * max(len(keep) - 1, 0)
+    return sum(low for low, _ in _ranges(grid, keep)) + _GAP * max(len(keep) - 1, 0)
+
+
+def column_widths(grid: Grid, keep: Sequence[int], width: int | None) -> list[int]:
+    """Each column's width: its natural width, narrowed until the table fits ``width``: first
+    the long headers of number columns (wrapped over their numbers), then the widest text
+    columns (never below their longest word)."""
+    ranges = _ranges(grid, keep)
+    widths = [natural for _, natural in ranges]
+    excess = sum(widths) + _GAP * max(len(keep) - 1, 0) - (width if width is not None else 10**9)
+    numeric = [grid.columns[i].numeric for i in keep]
+    while excess > 0:
+        narrower = [k for k, (low, _) in enumerate(ranges) if widths[k] > low]
+        if not narrower:
+            break
+        first = [k for k in narrower if numeric[k]] or narrower
+        widths[max(first, key=lambda k: widths[k])] -= 1
+        excess -= 1
+    return widths
+
+
+def dropped_line(grid: Grid, keep: Sequence[int], width: int) -> str | None:
+    """``columns dropped to fit 80 columns: kind, output`` when optional columns were left out."""
+    dropped = [c.full for i, c in enumerate(grid.columns) if i not in keep and not c.note]
+    return f"columns dropped to fit {width} columns: {', '.join(dropped)}" if dropped else None
 
 
 #: above this many rows a table is laid out here as aligned text lines (linear time),
@@ -129,7 +199,8 @@ FAST_ROWS = 2_000
 
 class TextGrid:
     """``grid``'s columns ``keep`` as aligned text in the plain table style (``a | b``,
-    ``--+--`` rules), built in one linear pass; long lines are not wrapped."""
+    ``--+--`` rules), built in one linear pass; long lines are not wrapped; a note
+    column's text is a line under its row."""
 
     def __init__(self, grid: Grid, keep: Sequence[int]) -> None:
         self.grid, self.keep = grid, list(keep)
@@ -137,6 +208,7 @@ class TextGrid:
     def lines(self) -> list[str]:
         cell_len = _width
         cols = [self.grid.columns[i] for i in self.keep]
+        notes = [i for i, c in enumerate(self.grid.columns) if c.note]
         pick = lambda row: [" ".join(row[i].split("\n")) for i in self.keep]  # noqa: E731
         body, footer = [pick(r) for r in self.grid.rows], [pick(r) for r in self.grid.footer]
         headers = [c.full for c in cols]
@@ -152,7 +224,10 @@ class TextGrid:
         n = len(widths)
         rule = "+".join("-" * (w + (n > 1) * ((k > 0) + (k < n - 1))) for k, w in enumerate(widths))
         numeric = [c.numeric for c in cols]
-        out = [line(headers, numeric), rule, *(line(r, numeric) for r in body)]
+        out = [line(headers, numeric), rule]
+        for row, cells in zip(self.grid.rows, body):
+            out.append(line(cells, numeric))
+            out += [_note_line(self.grid.columns[i].header, row[i], None) for i in notes if row[i]]
         if footer:
             out += [rule, *(line(r, numeric) for r in footer)]
         return out
@@ -166,58 +241,129 @@ class TextGrid:
 
 
 def rich_table(grid: Grid, width: int | None = None, plain: bool | None = None):
-    """A rich Table of ``grid`` fitted to ``width``: optional columns are dropped when
-    narrow, and when even that cannot fit without breaking words, one record per row.
-    A grid of more than :data:`FAST_ROWS` rows is a :class:`TextGrid` instead."""
-    from rich import box
-    from rich.table import Table
+    """``grid`` for a terminal of ``width`` cells, never cutting a number or a word:
+    optional columns are dropped (highest level first, named on a line under the table),
+    text columns wrap between words, a note column is a full-width line under its row,
+    and when even the remaining columns cannot fit, one record per row.  A grid of more
+    than :data:`FAST_ROWS` rows is a :class:`TextGrid` instead."""
+    from rich.console import Group
+    from rich.text import Text
 
     from paramscope.render.console import plain_output
 
     plain = plain_output() if plain is None else plain
     keep = fitting_columns(grid, width)
+    dropped = dropped_line(grid, keep, width) if width is not None else None
     if len(grid.rows) + len(grid.footer) > FAST_ROWS:
-        return _titled(grid.title, TextGrid(grid, keep), plain)
+        return _titled(grid.title, TextGrid(grid, keep), plain, dropped)
     if width is not None and min_width(grid, keep) > width:
-        return _titled(grid.title, records_table(grid, plain), plain)
-    table = Table(box=box.ASCII2 if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  header_style=None if plain else "bold")
-    for i, header in zip(keep, grid.table_headers(keep)):
-        col = grid.columns[i]
-        table.add_column(header, justify="right" if col.numeric else "left",
-                         no_wrap=col.numeric or not col.wrap, overflow="fold")
+        return _titled(grid.title, records_table(grid, plain, width), plain)
+    widths = column_widths(grid, keep, width)
+    notes = [i for i, c in enumerate(grid.columns) if c.note]
+    parts: list[Any] = []
+    table = _table(grid, keep, widths, plain, header=True)
     for n, row in enumerate(grid.rows):
-        table.add_row(*(row[i] for i in keep), end_section=bool(grid.footer) and n == len(grid.rows) - 1)
+        last = n == len(grid.rows) - 1
+        table.add_row(*(row[i] for i in keep), end_section=bool(grid.footer) and last)
+        lines = [_note_line(grid.columns[i].header, row[i], width) for i in notes if row[i]]
+        if lines:  # the lines under the row, then a new table of the same column widths
+            parts += [table, *(Text(line) for line in lines)]
+            table = _table(grid, keep, widths, plain, header=False)
+            if grid.footer and last:
+                parts.append(_rule(widths, plain))
     for row in grid.footer:
         table.add_row(*(row[i] for i in keep))
-    return _titled(grid.title, table, plain)
+    if table.row_count or not parts:
+        parts.append(table)
+    return _titled(grid.title, parts[0] if len(parts) == 1 else Group(*parts), plain, dropped)
 
 
-def _titled(title: str | None, table, plain: bool):
-    """The title on its own line above the table (a rich table title would wrap to the table's width)."""
-    if not title:
-        return table
-    from rich.console import Group
-    from rich.text import Text
-
-    return Group(Text(title, style=None if plain else "bold"), table)
-
-
-def records_table(grid: Grid, plain: bool):
-    """``grid`` one row at a time, ``header  value`` per line: the layout for narrow terminals."""
+def _table(grid: Grid, keep: Sequence[int], widths: Sequence[int], plain: bool, header: bool):
+    """An empty rich Table of the columns ``keep`` at fixed ``widths`` (so the tables a
+    grid is split into by its note lines line up)."""
     from rich import box
     from rich.table import Table
 
     table = Table(box=box.ASCII2 if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  header_style=None if plain else "bold", show_header=header)
+    for i, header_text, w in zip(keep, grid.table_headers(keep, widths), widths):
+        col = grid.columns[i]
+        table.add_column(header_text, justify="right" if col.numeric else "left", width=w,
+                         no_wrap=col.numeric or not col.wrap, overflow="fold")
+    return table
+
+
+def _note_line(header: str, text: str, width: int | None) -> str:
+    """A note column's cell as the line under its row: ``  error: …``, wrapped between words
+    with a hanging indent (a word longer than the line is split, never cut)."""
+    import textwrap
+
+    line = f"{header}: {text}"
+    if width is None:
+        return "  " + line
+    return textwrap.fill(line, width=max(width, 8), initial_indent="  ", subsequent_indent="    ",
+                         break_on_hyphens=False)
+
+
+def _rule(widths: Sequence[int], plain: bool):
+    """The rule a table draws above its footer, for a footer that starts a new table."""
+    from rich import box
+    from rich.text import Text
+
+    n = len(widths)
+    padded = [w + (n > 1) * ((k > 0) + (k < n - 1)) for k, w in enumerate(widths)]
+    return Text((box.ASCII2 if plain else box.SIMPLE_HEAD).get_row(padded, level="row", edge=False))
+
+
+def _titled(title: str | None, table, plain: bool, footer: str | None = None):
+    """The title on its own line above the table (a rich table title would wrap to the
+    table's width) and ``footer`` on a line under it."""
+    if not title and not footer:
+        return table
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(*([Text(title, style=None if plain else "bold")] if title else []), table,
+                 *([Text(footer)] if footer else []))
+
+
+def records_table(grid: Grid, plain: bool, width: int | None = None):
+    """``grid`` one row at a time, ``header  value`` per line: the layout for narrow terminals
+    (values wrap between words; ``header:`` above its value when even that is too narrow)."""
+    from rich import box
+    from rich.table import Table
+
+    rows = [*grid.rows, *grid.footer]
+    records = [[(c.full, v) for c, v in zip(grid.columns, row) if v] for row in rows]
+    label_w = max((_width(h) for cells in records for h, _ in cells), default=0)
+    word_w = max((_width(w) for cells in records for _, v in cells for w in v.split()), default=0)
+    if width is not None and label_w + _GAP + word_w > width:
+        return _stacked(records, width)
+    table = Table(box=box.ASCII2 if plain else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   show_header=False)
     table.add_column(no_wrap=True, style=None if plain else "bold")
     table.add_column(overflow="fold")
-    rows = [*grid.rows, *grid.footer]
-    for n, row in enumerate(rows):
-        cells = [(c.full, v) for c, v in zip(grid.columns, row) if v]
+    for n, cells in enumerate(records):
         for j, (header, value) in enumerate(cells):
             table.add_row(header, value, end_section=j == len(cells) - 1 and n < len(rows) - 1)
     return table
+
+
+def _stacked(records: list[list[tuple[str, str]]], width: int):
+    """Records as ``header:`` lines with the value indented under them, wrapped between words."""
+    import textwrap
+
+    from rich.text import Text
+
+    lines: list[str] = []
+    for n, cells in enumerate(records):
+        if n:
+            lines.append("-" * min(width, 20))
+        for header, value in cells:
+            lines.append(f"{header}:")
+            lines += textwrap.wrap(value, width=max(width, 3), initial_indent="  ", subsequent_indent="  ",
+                                   break_on_hyphens=False)
+    return Text("\n".join(lines))
 
 
 # --------------------------------------------------------------------------- markdown / csv

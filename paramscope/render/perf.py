@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from paramscope.render.export import Col, Grid
-from paramscope.render.units import commas, megabytes
+from paramscope.render.units import commas, human, nbytes
 from paramscope.reconciling.report import Report
 
 
@@ -21,8 +21,11 @@ def seconds(value: float | None) -> str:
 
 
 def rate(value: float | None) -> str:
-    """FLOP/s as ``12.3 GFLOP/s``."""
-    return "--" if value is None else f"{value / 1e9:,.1f} GFLOP/s"
+    """FLOP/s in its own unit: ``12.30 GFLOP/s``, ``850.00 MFLOP/s``."""
+    if value is None:
+        return "--"
+    text = human(round(value))
+    return f"{text}FLOP/s" if text[-1].isalpha() else f"{text} FLOP/s"
 
 
 def intensity(value: float | None) -> str:
@@ -107,13 +110,13 @@ def perf_totals_grid(report: Report) -> Grid:
         grid.add("achieved", rate(tot.get("achieved_flops_per_s")))
     elif t:
         grid.add("time", f"{t['status']} (see the note)")
-    grid.add("bytes moved (weights + inputs + outputs)", f"{commas(tot.get('bytes'))} ({megabytes(tot.get('bytes', 0))})")
+    grid.add("bytes moved (weights + inputs + outputs)", f"{commas(tot.get('bytes'))} ({nbytes(tot.get('bytes', 0))})")
     grid.add("arithmetic intensity (FLOPs / bytes)", f"{intensity(tot.get('intensity'))} FLOP/B")
     if "device_spec" in p:
         d = p["device_spec"]
         grid.add("device", d["name"])
-        grid.add("  peak / bandwidth / ridge", f"{d['peak_flops_per_s'] / 1e12:,.2f} TFLOP/s / "
-                 f"{d['bandwidth_bytes_per_s'] / 1e9:,.1f} GB/s / {d['ridge_flops_per_byte']:,.2f} FLOP/B")
+        grid.add("  peak / bandwidth / ridge", f"{rate(d['peak_flops_per_s'])} / "
+                 f"{nbytes(round(d['bandwidth_bytes_per_s']))}/s / {d['ridge_flops_per_byte']:,.2f} FLOP/B")
         by = p.get("roofline_time_by_bound", {})
         grid.add("roofline time (sum over layers)", seconds(tot.get("roofline_time")))
         grid.add("  in compute- / memory-bound layers", f"{seconds(by.get('compute'))} / {seconds(by.get('memory'))}")
@@ -243,7 +246,7 @@ def speed_notes(labels: list[str], reports: list[Report]) -> list[str]:
                 text += f": {label}'s time is set by the bytes it moves, not by its MACs"
         a0, a1 = b0.get("achieved_flops_per_s"), b1.get("achieved_flops_per_s")
         if a0 and a1:
-            text += (f". Measured, it achieves {a1 / 1e9:,.2f} GFLOP/s against {a0 / 1e9:,.2f} "
+            text += (f". Measured, it achieves {rate(a1)} against {rate(a0)} "
                      f"({a1 / a0:.0%} of {labels[0]}'s rate): the rest of the gap is the kernel running "
                      f"far below the device's peak on so little work per byte")
         out.append(text + ".")

@@ -13,14 +13,15 @@ from typing import Any
 from paramscope.errors import ParamscopeError
 from paramscope.render.export import Col, Grid, csv_text, fitting_columns, markdown_document, rich_table
 from paramscope.reconciling.grouping import Group, TreeNode, module_tree, visible_rows
-from paramscope.render.units import commas, human, megabytes, nbytes, percent, shape_text
+from paramscope.render.units import commas, human, nbytes, percent, shape_text, torchinfo_mb
 from paramscope.reconciling.report import Report
 
-TOOL_TITLES = {"torchinfo": "torchinfo mult-adds", "fvcore": "fvcore flops",
-               "flop_counter": "FlopCounterMode flops"}
+TOOL_TITLES = {"torchinfo": "torchinfo mult-adds", "fvcore": "fvcore FLOPs",
+               "flop_counter": "FlopCounterMode FLOPs"}
 _MARK = {"match": "✓", "mismatch": "✗", "unsupported": "?", "skipped": "-", "failed": "!"}
 #: the status legend printed under a table that shows statuses
-LEGEND = "status: ✓ match  ✗ mismatch  ? unsupported  no-formula  - skipped  ! failed"
+LEGEND = ("status: ✓ match  ✗ mismatch  ? unsupported (by a tool)  no-formula (paramscope has none)  - skipped  "
+          "! failed  ok (formula only: no tool counts this call on its own)  zero (nothing to count)")
 #: worst first: a subtotal's status is the worst of the rows beneath
 _SEVERITY = ("mismatch", "failed", "no-formula", "unsupported", "skipped", "match", "ok", "zero")
 #: torchinfo's default depth
@@ -280,8 +281,7 @@ def memory_grid(report: Report) -> Grid | None:
                        ("params_bytes", "params size"), ("total_bytes", "estimated total size")):
         pred = memory.get("predicted", {}).get(key)
         meas = memory.get("measured", {}).get(key)
-        grid.add(label, megabytes(pred) if pred is not None else "--",
-                 megabytes(meas) if meas is not None else "--")
+        grid.add(label, torchinfo_mb(pred), torchinfo_mb(meas))
     return grid
 
 
@@ -297,8 +297,8 @@ def reconciliation_grid(report: Report) -> Grid | None:
         labels = [tool, metric, f"{mark(m.status)} {m.status}"]
         lines: list[tuple[str, str]] = []
         if m.extra.get("paramscope_total") is not None:
-            lines.append((f"paramscope {'MACs' if base_name == 'macs' else base_name.upper()}",
-                          commas(m.extra["paramscope_total"])))
+            noun = {"macs": "MACs", "flops": "FLOPs"}.get(base_name, base_name)
+            lines.append((f"paramscope {noun}", commas(m.extra["paramscope_total"])))
         for diff in m.explanation:
             lines.append((f"  {diff.category}", f"{diff.amount:+,}"))
         if m.predicted.get(metric) is not None:
@@ -361,9 +361,6 @@ def summary_renderables(report: Report, depth: int | None = None, width: int | N
     for n, part in enumerate(parts):
         rendered = rich_table(part, width=width, plain=plain) if isinstance(part, Grid) else Text(part)
         out.append(rendered if plain or n else status_colours(rendered))
-        if n == 0 and dropped:
-            out.append(Text(f"columns left out to fit {width} characters: {', '.join(dropped)} "
-                            "(--columns chooses)"))
     return out
 
 

@@ -1,4 +1,5 @@
-"""Number formatting: thousands separators, one unit suffix per column, MB like torchinfo."""
+"""Number formatting: thousands separators, each value in its own best unit (:func:`human`,
+:func:`nbytes`), MB like torchinfo where a table mirrors torchinfo (:func:`torchinfo_mb`)."""
 
 from __future__ import annotations
 
@@ -51,12 +52,12 @@ def human(value: int | None, digits: int = 2) -> str:
     return scaled(value, pick_unit([value]), digits)
 
 
-_BYTE_UNITS = ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "KB"))
+_BYTE_UNITS = ((10**18, "EB"), (10**15, "PB"), (10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "KB"))
 
 
 def nbytes(value: int | None, digits: int = 2) -> str:
     """Bytes in their own best decimal unit (1 KB = 1e3 B, as torchinfo's MB = 1e6 B):
-    ``'512 B'``, ``'1.49 MB'``, ``'29.94 TB'``."""
+    ``'512 B'``, ``'1.49 MB'``, ``'29.94 TB'``, up to EB."""
     if value is None:
         return "--"
     for divisor, suffix in _BYTE_UNITS:
@@ -68,6 +69,23 @@ def nbytes(value: int | None, digits: int = 2) -> str:
 def megabytes(nbytes: int) -> str:
     """Bytes as MB with two decimals, 1 MB = 1e6 bytes (torchinfo's convention)."""
     return f"{_ratio(nbytes, 10**6, 2)} MB"
+
+
+def torchinfo_mb(value: int | None) -> str:
+    """Bytes as torchinfo prints them (MB, two decimals) where that is readable: from
+    0.01 MB up to 10^6 MB; smaller or larger sizes in their own unit (:func:`nbytes`)."""
+    if value is None:
+        return "--"
+    return megabytes(value) if 10**4 <= abs(value) < 10**12 else nbytes(value)
+
+
+def tick_text(value: float) -> str:
+    """An axis tick of a count in its own unit without trailing zeros (``'2.5 G'``, ``'1 M'``,
+    ``'500'``), so a plot needs no ``1e9`` offset."""
+    number, _, unit = human(int(round(value))).partition(" ")
+    if unit and "." in number:
+        number = number.rstrip("0").rstrip(".")
+    return f"{number} {unit}" if unit else number
 
 
 def shape_text(shape) -> str:
@@ -90,6 +108,14 @@ def ratio_text(value: int, base: int, noun: str) -> str:
     if big / small < 1.1:
         return f"{100 * (big - small) / base:.1f}% {word} {noun}"
     return f"{big / small:,.1f}× {word} {noun}"
+
+
+def factor(value: float | None) -> str:
+    """A ratio to a baseline: ``'1.009'``; ``'2.35e+11'`` / ``'5.02e-12'`` when three decimals would
+    show a bare huge number or ``0.000``; ``'--'`` when there is none."""
+    if value is None:
+        return "--"
+    return f"{value:.3f}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.2e}"
 
 
 def percent(part: int, whole: int) -> str:

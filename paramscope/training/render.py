@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from paramscope.render.export import Col, Grid
-from paramscope.render.units import megabytes, pick_unit, scaled
+from paramscope.render.units import human, nbytes
 
 
 def is_train(report: Any) -> bool:
@@ -15,7 +15,7 @@ def is_train(report: Any) -> bool:
 
 
 def _count(n: int) -> str:
-    return f"{n:,} ({scaled(n, pick_unit([n]))})"
+    return f"{n:,} ({human(n)})" if abs(n) >= 10**4 else f"{n:,}"
 
 
 def training_grids(report) -> list[Grid]:
@@ -38,7 +38,7 @@ def training_grids(report) -> list[Grid]:
         for key, label in (("params", "parameters + buffers"), ("grads", "gradients (trainable)"),
                            ("optimizer_state", "optimizer state"), ("activations", "activations saved for backward"),
                            ("peak", f"peak ({memory.phase})")):
-            mem.add(label, megabytes(memory.totals()[key]))
+            mem.add(label, nbytes(memory.totals()[key]))
         grids.append(mem)
     return grids
 

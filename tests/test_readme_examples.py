@@ -1,0 +1,42 @@
+"""Every terminal example in the README is real output: run it and compare (see readme_examples)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from readme_examples import examples, matches, run
+
+NEEDS = {"torchvision.models:": "torchvision"}  # an example that needs an optional package
+
+
+def _cases():
+    for example in examples():
+        need = next((pkg for prefix, pkg in NEEDS.items() if any(a.startswith(prefix) for a in example.argv)),
+                    None)
+        marks = [pytest.mark.torchvision] if need else []
+        yield pytest.param(example, need, id=f"line{example.line}", marks=marks)
+
+
+def test_the_readme_has_examples():
+    assert len(examples()) >= 8
+
+
+@pytest.mark.parametrize("example,need", list(_cases()))
+def test_readme_example(example, need):
+    if need and importlib.util.find_spec(need) is None:
+        pytest.skip(f"needs {need}")
+    code, actual = run(example)
+    assert code == 0, f"README.md:{example.line}: `{example.command}` exited {code}"
+    assert matches(example.expected, actual, example.measured), (
+        f"README.md:{example.line}: `{example.command}` prints:\n" + "\n".join(actual))
+
+
+def test_ellipsis_skips_lines_and_nothing_else():
+    assert matches(["a", "...", "d"], ["a", "b", "c", "d"])
+    assert matches(["a", "...", "b"], ["a", "b"])
+    assert not matches(["a", "...", "d"], ["a", "b", "c"])
+    assert not matches(["a", "b"], ["a", "b", "c"])
+    assert matches(["t 1.5 ms"], ["t 2.25 ms"], measured=True)
+    assert not matches(["t 1.5 ms"], ["t 2.25 s"], measured=True)
