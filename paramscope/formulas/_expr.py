@@ -16,7 +16,7 @@ from math import prod
 from typing import Iterable, Sequence
 
 from paramscope.graph import LayerNode
-from paramscope.formulas.registry import Cost, Term
+from paramscope.formulas.registry import Cost, ShapeError, Term
 
 
 def num(n: int) -> str:
@@ -112,3 +112,27 @@ def sliding_out_len(size: int, k: int, s: int, p: int, d: int = 1, ceil_mode: bo
     if ceil_mode and (out - 1) * s >= size + p:
         out -= 1
     return out
+
+
+#: names of the spatial axes of a 1d / 2d / 3d input, for messages.
+AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def sliding_out_spatial(in_spatial, kernel, stride, padding, dilation, ceil_mode: bool = False
+                        ) -> tuple[int, ...]:
+    """:func:`sliding_out_len` along each axis; ShapeError when an axis reaches 0."""
+    out = []
+    for axis, size, k, s, p, d in zip(AXIS_NAMES[len(in_spatial)], in_spatial, kernel, stride,
+                                      padding, dilation):
+        length = sliding_out_len(size, k, s, p, d, ceil_mode)
+        if length <= 0:
+            raise ShapeError(f"spatial size reaches 0: {axis} {size} with kernel {k}"
+                             f"{f' dilation {d}' if d > 1 else ''}, padding {p}, stride {s} "
+                             "leaves nothing (the input is too small for this layer)")
+        out.append(length)
+    return tuple(out)
+
+
+def same_shape(hparams, in_shape) -> tuple[int, ...]:
+    """The shape rule of a kind whose output is shaped as its input (activations, norms)."""
+    return tuple(in_shape)

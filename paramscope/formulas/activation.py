@@ -9,9 +9,9 @@ from __future__ import annotations
 from math import prod
 
 from paramscope.graph import LayerNode
-from paramscope.formulas._expr import num, per_element
+from paramscope.formulas._expr import num, per_element, same_shape
 from paramscope.formulas.hparams import bind, positional, shape_of
-from paramscope.formulas.registry import Cost, formula, functional
+from paramscope.formulas.registry import Cost, formula, functional, shape_rule
 from paramscope.formulas.backward import Backward, backward, elementwise
 
 #: kind -> (FLOPs per output element, what they are).
@@ -55,6 +55,9 @@ def activation(node: LayerNode) -> Cost:
         parts = [("weight", num(slopes), slopes)]
     return per_element(node, cost, why, parts)
 
+
+shape_rule(*(k for k in ACTIVATION_FLOPS if k not in ("GELU(tanh)", "PReLU")))(same_shape)
+shape_rule("PReLU", params=lambda h: {"weight": (h.get("num_parameters", 1),)})(same_shape)
 
 #: function name -> (kind, plain arguments after the input, torch's defaults).
 ACTIVATION_FUNCTIONS: dict[str, tuple[str, tuple[str, ...], dict]] = {

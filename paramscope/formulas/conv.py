@@ -11,10 +11,10 @@ from __future__ import annotations
 from math import prod
 
 from paramscope.graph import LayerNode
-from paramscope.formulas._expr import (dims, join_notes, ntuple, num, param_terms, rank,
-                                       shape_note, sliding_out_len, times)
+from paramscope.formulas._expr import (AXIS_NAMES, dims, join_notes, ntuple, num, param_terms, rank,
+                                       shape_note, sliding_out_len, sliding_out_spatial, times)
 from paramscope.formulas.hparams import bind, normalise, shape_of
-from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.registry import Cost, formula, functional, ShapeError, shape_rule, Term
 from paramscope.formulas.backward import Backward, backward, input_grad, mac_backward, param_grad
 
 CONV_KINDS = ("Conv1d", "Conv2d", "Conv3d")
@@ -72,6 +72,60 @@ def conv(node: LayerNode) -> Cost:
         flops += prod(out)
     terms.append(Term("flops", flops_expr, flops))
     return Cost(node.kind, params, macs, flops, tuple(terms), "ok", join_notes(pnote, check))
+
+
+def conv_param_shapes(h) -> dict:
+    """weight C_out × C_in/groups × kernel, bias C_out."""
+    groups = h.get("groups", 1)
+    return _with_bias(h, {"weight": (h["out_channels"], h["in_channels"] // groups, *h["kernel_size"])})
+
+
+def conv_transpose_param_shapes(h) -> dict:
+    """weight C_in × C_out/groups × kernel, bias C_out."""
+    groups = h.get("groups", 1)
+    return _with_bias(h, {"weight": (h["in_channels"], h["out_channels"] // groups, *h["kernel_size"])})
+
+
+def _with_bias(h, shapes: dict) -> dict:
+    if h.get("bias", True):
+        shapes["bias"] = (h["out_channels"],)
+    return shapes
+
+
+@shape_rule(*CONV_KINDS, params=conv_param_shapes)
+def conv_out_shape(h, in_shape):
+    """Leading dims, C_out, then each spatial size by the sliding-window rule ('same' keeps it)."""
+    kernel = h["kernel_size"]
+    n = len(kernel)
+    stride, padding = ntuple(h.get("stride", 1), n), h.get("padding", 0)
+    if padding == "same":
+        if stride != (1,) * n:
+            raise ShapeError("padding 'same' is not supported for strided convolutions (torch.nn)")
+        spatial = tuple(in_shape[-n:])
+    else:
+        pads = (0,) * n if padding == "valid" else ntuple(padding, n)
+        spatial = sliding_out_spatial(in_shape[-n:], kernel, stride, pads, ntuple(h.get("dilation", 1), n))
+    return (*in_shape[:-n - 1], h["out_channels"], *spatial)
+
+
+@shape_rule(*TRANSPOSED_KINDS, params=conv_transpose_param_shapes)
+def conv_transpose_out_shape(h, in_shape):
+    """Leading dims, C_out, then each spatial size
+    (in - 1)·stride - 2·padding + dilation·(kernel - 1) + output_padding + 1."""
+    kernel = h["kernel_size"]
+    n = len(kernel)
+    stride, padding = ntuple(h.get("stride", 1), n), ntuple(h.get("padding", 0), n)
+    dilation, extra = ntuple(h.get("dilation", 1), n), ntuple(h.get("output_padding", 0), n)
+    for op, s, d in zip(extra, stride, dilation):
+        if op >= max(s, d):
+            raise ShapeError(f"output_padding {op} must be smaller than the stride {s} or the dilation {d} "
+                             "(torch.nn)")
+    spatial = conv_transpose_out_spatial(in_shape[-n:], kernel, stride, padding, dilation, extra)
+    for axis, size, length, k, p in zip(AXIS_NAMES[n], in_shape[-n:], spatial, kernel, padding):
+        if length <= 0:  # torch refuses 0 on some backends and returns an empty tensor on others
+            raise ShapeError(f"spatial size reaches {length}: {axis} {size} with kernel {k}, padding {p} "
+                             "leaves nothing (the padding is too large for this layer)")
+    return (*in_shape[:-n - 1], h["out_channels"], *spatial)
 
 
 def _plain(value):

@@ -12,7 +12,7 @@ from math import prod
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import dims, join_notes, num, param_terms, shape_note, times
 from paramscope.formulas.hparams import bind, shape_of
-from paramscope.formulas.registry import Cost, Term, formula, functional
+from paramscope.formulas.registry import Cost, Term, formula, functional, shape_rule
 
 
 from paramscope.formulas.backward import (Backward, backward, elementwise, input_grad, mac_backward,
@@ -43,6 +43,20 @@ def linear(node: LayerNode) -> Cost:
     return Cost(node.kind, params, macs, flops, tuple(terms), "ok", join_notes(pnote, check))
 
 
+def linear_param_shapes(h) -> dict:
+    """weight out × in, bias out."""
+    shapes = {"weight": (h["out_features"], h["in_features"])}
+    if h.get("bias", True):
+        shapes["bias"] = (h["out_features"],)
+    return shapes
+
+
+@shape_rule("Linear", params=linear_param_shapes)
+def linear_out_shape(h, in_shape):
+    """The last dimension becomes out_features."""
+    return (*in_shape[:-1], h["out_features"])
+
+
 @formula("Embedding")
 def embedding(node: LayerNode) -> Cost:
     """A table lookup: parameters, no MACs, no FLOPs."""
@@ -51,6 +65,17 @@ def embedding(node: LayerNode) -> Cost:
     params, terms, pnote = param_terms(node, [("weight", dims((rows, dim)), rows * dim)])
     terms += [Term("macs", "0", 0), Term("flops", "0", 0)]
     return Cost(node.kind, params, 0, 0, tuple(terms), "ok", join_notes("lookup only", pnote))
+
+
+def embedding_param_shapes(h) -> dict:
+    """weight num_embeddings × embedding_dim."""
+    return {"weight": (h["num_embeddings"], h["embedding_dim"])}
+
+
+@shape_rule("Embedding", params=embedding_param_shapes)
+def embedding_out_shape(h, in_shape):
+    """Each index becomes a row of embedding_dim."""
+    return (*in_shape, h["embedding_dim"])
 
 
 def _linear(name, args, kwargs, out_shape):

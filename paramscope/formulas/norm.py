@@ -8,9 +8,9 @@ from __future__ import annotations
 from math import prod
 
 from paramscope.graph import LayerNode
-from paramscope.formulas._expr import dims, per_element
+from paramscope.formulas._expr import dims, per_element, same_shape
 from paramscope.formulas.hparams import bind, shape_of
-from paramscope.formulas.registry import Cost, formula, functional
+from paramscope.formulas.registry import Cost, formula, functional, shape_rule
 from paramscope.formulas.backward import Backward, backward, elementwise
 
 #: FLOPs per output element before the affine step, and what they are.
@@ -76,6 +76,32 @@ def rms_norm(node: LayerNode) -> Cost:
 
 def _shape(value) -> tuple[int, ...]:
     return (value,) if isinstance(value, int) else tuple(value)
+
+
+def _affine(shape, weight: bool, bias: bool) -> dict:
+    return {**({"weight": shape} if weight else {}), **({"bias": shape} if bias else {})}
+
+
+def _running_stats(h, default: bool) -> dict:
+    """running_mean, running_var = num_features and num_batches_tracked (a scalar) when tracked."""
+    c = h["num_features"]
+    return ({"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
+            if h.get("track_running_stats", default) else {})
+
+
+shape_rule("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm",
+           params=lambda h: _affine((h["num_features"],), h.get("affine", True), h.get("affine", True)),
+           buffers=lambda h: _running_stats(h, True))(same_shape)
+shape_rule("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+           params=lambda h: _affine((h["num_features"],), h.get("affine", False), h.get("affine", False)),
+           buffers=lambda h: _running_stats(h, False))(same_shape)
+shape_rule("GroupNorm", params=lambda h: _affine((h["num_channels"],), h.get("affine", True),
+                                                 h.get("affine", True)))(same_shape)
+shape_rule("LayerNorm", params=lambda h: _affine(
+    _shape(h["normalized_shape"]), h.get("elementwise_affine", True),
+    h.get("elementwise_affine", True) and h.get("bias", True)))(same_shape)
+shape_rule("RMSNorm", params=lambda h: _affine(_shape(h["normalized_shape"]),
+                                               h.get("elementwise_affine", True), False))(same_shape)
 
 
 def _batch_norm(name, args, kwargs, out_shape):

@@ -14,10 +14,10 @@ from collections import Counter
 from math import prod
 
 from paramscope.graph import LayerNode
-from paramscope.formulas._expr import (dims, join_notes, ntuple, num, rank, shape_note,
-                                       sliding_out_len, times)
+from paramscope.formulas._expr import (AXIS_NAMES, dims, join_notes, ntuple, num, rank, shape_note,
+                                       sliding_out_len, sliding_out_spatial, times)
 from paramscope.formulas.hparams import positional
-from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.registry import Cost, formula, functional, ShapeError, shape_rule, Term
 from paramscope.formulas.backward import Backward, backward, elementwise, input_grad, summed
 
 FIXED = tuple(f"{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
@@ -84,6 +84,35 @@ def adaptive_pool(node: LayerNode) -> Cost:
     why += "; window_<axis> = Σ region lengths as count×length"
     terms += [Term("macs", "0", 0), Term("flops", expr, flops)]
     return Cost(node.kind, {}, 0, flops, tuple(terms), "ok", join_notes(why, check))
+
+
+@shape_rule(*(k for k in FIXED if k != "AvgPool3d"))
+def pool_out_shape(h, in_shape):
+    """Leading dims kept, each spatial size by the sliding-window rule (stride None = kernel)."""
+    kernel = h["kernel_size"]
+    n = len(kernel)
+    spatial = sliding_out_spatial(in_shape[-n:], kernel, ntuple(h.get("stride") or kernel, n),
+                                  ntuple(h.get("padding", 0), n), ntuple(h.get("dilation", 1), n),
+                                  h.get("ceil_mode", False))
+    return (*in_shape[:-n], *spatial)
+
+
+@shape_rule("AvgPool3d")
+def avg_pool3d_out_shape(h, in_shape):
+    """As :func:`pool_out_shape`; torch's avg_pool3d also refuses an input smaller than the
+    kernel, padding aside."""
+    for axis, size, k in zip(AXIS_NAMES[3], in_shape[-3:], h["kernel_size"]):
+        if size < k:
+            raise ShapeError(f"input {axis} {size} is smaller than the kernel {k} (torch's AvgPool3d)")
+    return pool_out_shape(h, in_shape)
+
+
+@shape_rule(*ADAPTIVE)
+def adaptive_pool_out_shape(h, in_shape):
+    """Leading dims kept, spatial sizes = output_size (a None entry keeps the input's)."""
+    size = h["output_size"]
+    n = len(size)
+    return (*in_shape[:-n], *(i if o is None else o for o, i in zip(size, in_shape[-n:])))
 
 
 for _n in (1, 2, 3):

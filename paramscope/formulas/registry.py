@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
-from paramscope.graph import LayerNode
+from paramscope.graph import LayerNode, Shape
 
 # Counting conventions (README "Counting conventions" repeats these):
 #   params = numel of the layer's parameters (weight and bias apart);
@@ -177,3 +177,53 @@ def _own_params(node: LayerNode, cost: Cost) -> Cost:
 
 def _join(*notes: str) -> str:
     return "; ".join(n for n in notes if n)
+
+
+# -- shape rules: what a kind returns and allocates, from its hyper-parameters ---------------
+
+
+class ShapeError(ValueError):
+    """Hyper-parameters and an input shape that torch refuses (a window larger than the padded
+    input, flatten dims outside the input, 'same' padding with a stride); the message says
+    why, on one line."""
+
+
+@dataclass(frozen=True)
+class ShapeRule:
+    """A kind's shapes, pure Python (no torch): what the spec engine builds from, and what
+    tests hold against torch itself.  Hyper-parameters are normalised as the formulas read
+    them; the input's channels / features are assumed to match them (the caller checks)."""
+
+    out_shape: Callable[[Mapping, Shape], Shape]  # (hparams, in_shape) -> out_shape, batch included
+    param_shapes: Callable[[Mapping], dict[str, Shape]]  # hparams -> {parameter name: shape}
+    buffer_shapes: Callable[[Mapping], dict[str, Shape]]  # hparams -> {buffer name: shape}
+
+
+_SHAPE_RULES: dict[str, ShapeRule] = {}
+
+
+def _no_tensors(hparams: Mapping) -> dict[str, Shape]:
+    return {}
+
+
+def shape_rule(*kinds: str, params: Callable | None = None, buffers: Callable | None = None) -> Callable:
+    """Register the decorated ``out_shape(hparams, in_shape) -> shape`` as the shape rule of
+    each kind in ``kinds``, with ``params(hparams) -> {name: shape}`` and ``buffers`` likewise
+    (none when omitted).  ``out_shape`` raises :class:`ShapeError` where torch refuses the input."""
+
+    def register(fn: Callable) -> Callable:
+        rule = ShapeRule(fn, params or _no_tensors, buffers or _no_tensors)
+        registrar(_SHAPE_RULES, "a shape rule")(*kinds)(rule)
+        return fn
+
+    return register
+
+
+def shape_rule_of(kind: str) -> ShapeRule:
+    """The shape rule of ``kind`` (KeyError when it has none; import :mod:`paramscope.formulas`
+    first, which registers every rule)."""
+    return _SHAPE_RULES[kind]
+
+
+def shape_rule_kinds() -> frozenset[str]:
+    return frozenset(_SHAPE_RULES)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from math import prod
+
 from paramscope.graph import LayerNode
-from paramscope.formulas._expr import zero
+from paramscope.formulas._expr import same_shape, zero
 from paramscope.formulas.hparams import positional
-from paramscope.formulas.registry import Cost, formula, functional, module_classes, Term
+from paramscope.formulas.registry import (Cost, formula, functional, module_classes, ShapeError,
+                                          shape_rule, Term)
 from paramscope.formulas.backward import Backward, backward
 
 #: kind -> why it costs nothing.
@@ -25,6 +28,37 @@ ZERO_KINDS: dict[str, str] = {
 def zero_cost(node: LayerNode) -> Cost:
     """Zero params, MACs and FLOPs; status ``"zero"``."""
     return zero(node, ZERO_KINDS[node.kind])
+
+
+shape_rule("Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+           "FeatureAlphaDropout")(same_shape)
+
+
+@shape_rule("Flatten")
+def flatten_out_shape(h, in_shape):
+    """Dimensions start_dim..end_dim (negative counts from the end) become their product."""
+    rank, start, end = len(in_shape), h.get("start_dim", 1), h.get("end_dim", -1)
+    if not (-rank <= start < rank and -rank <= end < rank and start % rank <= end % rank):
+        raise ShapeError(f"flatten dims start_dim={start}, end_dim={end} "
+                         f"do not fit a {rank}-d input (batch included)")
+    start, end = start % rank, end % rank
+    return (*in_shape[:start], prod(in_shape[start:end + 1]), *in_shape[end + 1:])
+
+
+@shape_rule("Unflatten")
+def unflatten_out_shape(h, in_shape):
+    """Dimension dim becomes unflattened_size (one -1 entry takes what is left)."""
+    rank, sizes = len(in_shape), tuple(h["unflattened_size"])
+    if not -rank <= h["dim"] < rank:
+        raise ShapeError(f"unflatten dim={h['dim']} does not fit a {rank}-d input (batch included)")
+    dim = h["dim"] % rank
+    known = prod(s for s in sizes if s != -1)
+    if (sizes.count(-1) > 1 or known <= 0 or in_shape[dim] % known
+            or (-1 not in sizes and known != in_shape[dim])):
+        raise ShapeError(f"unflattened_size {list(sizes)} does not split dimension {h['dim']} "
+                         f"of size {in_shape[dim]}")
+    sizes = tuple(in_shape[dim] // known if s == -1 else s for s in sizes)
+    return (*in_shape[:dim], *sizes, *in_shape[dim + 1:])
 
 
 functional("flatten", extract=positional("Flatten", ("start_dim", "end_dim"),

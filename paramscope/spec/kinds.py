@@ -3,18 +3,21 @@
 A kind function receives validated arguments and the incoming shape (batch
 first) and returns a :class:`Leaf`: the torch.nn class and constructor
 arguments, normalised hyper-parameters (as in :mod:`paramscope.graph`), the
-output shape and the parameter / buffer shapes torch will allocate.  Argument
-names are torch.nn's own; defaults follow torch.nn.  Pure Python, no torch.
+output shape and the parameter / buffer shapes torch will allocate.  The shapes
+come from the torch kind's shape rule (:func:`paramscope.formulas.registry.shape_rule`,
+declared next to its formula); a kind function only checks its arguments against
+the incoming shape.  Argument names are torch.nn's own; defaults follow torch.nn.
+Pure Python, no torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import prod
 from typing import Any, Callable
 
+import paramscope.formulas  # noqa: F401  (registers every kind's shape rule)
 from paramscope.errors import SpecError
-from paramscope.formulas._expr import sliding_out_len
+from paramscope.formulas.registry import ShapeError, shape_rule_of
 from paramscope.graph import Shape, shape_text
 from paramscope.spec import fields as F
 from paramscope.spec.fields import Field
@@ -53,6 +56,17 @@ def kind(name: str, doc: str, **fields: Field):
     return register
 
 
+def _built(torch_kind: str, args: dict[str, Any], shape: Shape) -> Leaf:
+    """The leaf ``torch_kind(**args)`` makes of an input of ``shape``: output, parameter and
+    buffer shapes from the kind's shape rule (its ShapeError becomes a SpecError)."""
+    rule, hparams = shape_rule_of(torch_kind), dict(args)
+    try:
+        out = rule.out_shape(hparams, shape)
+    except ShapeError as err:
+        raise SpecError(str(err)) from None
+    return Leaf(torch_kind, args, hparams, out, rule.param_shapes(hparams), rule.buffer_shapes(hparams))
+
+
 def _fmt(shape: Shape) -> str:
     return shape_text(shape, batch=False) if len(shape) > 1 else str(list(shape))
 
@@ -69,15 +83,6 @@ def _channels(args: dict, key: str, actual: int) -> int:
     if given is not None and given != actual:
         raise SpecError(f"{key} is {given} but the incoming tensor has {actual} channels/features")
     return actual
-
-
-def _spatial(size: int, k: int, s: int, p: int, d: int, axis: str, ceil_mode: bool = False) -> int:
-    out = sliding_out_len(size, k, s, p, d, ceil_mode)
-    if out <= 0:
-        raise SpecError(f"spatial size reaches 0: {axis} {size} with kernel {k}"
-                        f"{f' dilation {d}' if d > 1 else ''}, padding {p}, stride {s} "
-                        "leaves nothing (the input is too small for this layer)")
-    return out
 
 
 def _check_padding_mode(mode: str, pad, kernel, dilation, size) -> None:
@@ -113,29 +118,16 @@ _CONV = dict(
 
 @kind("conv", "nn.Conv2d", **_CONV)
 def conv(a: dict, shape: Shape) -> Leaf:
-    n, c, h, w = _image(shape, "conv")
+    _, c, h, w = _image(shape, "conv")
     cin = _channels(a, "in_channels", c)
     cout, groups = a["out_channels"], a["groups"]
     if cin % groups or cout % groups:
         raise SpecError(f"groups={groups} must divide in_channels ({cin}) and out_channels ({cout})")
-    (kh, kw), (sh, sw), (dh, dw) = a["kernel_size"], a["stride"], a["dilation"]
-    pad = a["padding"]
-    _check_padding_mode(a["padding_mode"], pad, (kh, kw), (dh, dw), (h, w))
-    if pad == "same":
-        if (sh, sw) != (1, 1):
-            raise SpecError("padding 'same' is not supported for strided convolutions (torch.nn)")
-        oh, ow = h, w
-    else:
-        ph, pw = (0, 0) if pad == "valid" else pad
-        oh = _spatial(h, kh, sh, ph, dh, "height")
-        ow = _spatial(w, kw, sw, pw, dw, "width")
-    args = dict(in_channels=cin, out_channels=cout, kernel_size=(kh, kw), stride=(sh, sw),
-                padding=pad, dilation=(dh, dw), groups=groups, bias=a["bias"],
+    _check_padding_mode(a["padding_mode"], a["padding"], a["kernel_size"], a["dilation"], (h, w))
+    args = dict(in_channels=cin, out_channels=cout, kernel_size=a["kernel_size"], stride=a["stride"],
+                padding=a["padding"], dilation=a["dilation"], groups=groups, bias=a["bias"],
                 padding_mode=a["padding_mode"])
-    params = {"weight": (cout, cin // groups, kh, kw)}
-    if a["bias"]:
-        params["bias"] = (cout,)
-    return Leaf("Conv2d", args, dict(args), (n, cout, oh, ow), params)
+    return _built("Conv2d", args, shape)
 
 
 _NORM = dict(
@@ -155,10 +147,7 @@ def bn(a: dict, shape: Shape) -> Leaf:
     torch_kind = "BatchNorm2d" if len(shape) == 4 else "BatchNorm1d"
     args = dict(num_features=c, eps=a["eps"], momentum=a["momentum"], affine=a["affine"],
                 track_running_stats=a["track_running_stats"])
-    params = {"weight": (c,), "bias": (c,)} if a["affine"] else {}
-    buffers = ({"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
-               if a["track_running_stats"] else {})
-    return Leaf(torch_kind, args, dict(args), shape, params, buffers)
+    return _built(torch_kind, args, shape)
 
 
 @kind("groupnorm", "nn.GroupNorm", num_groups=Field(F.positive, schema=F.INT),
@@ -171,8 +160,7 @@ def groupnorm(a: dict, shape: Shape) -> Leaf:
     if c % a["num_groups"]:
         raise SpecError(f"num_groups={a['num_groups']} must divide the {c} channels")
     args = dict(num_groups=a["num_groups"], num_channels=c, eps=a["eps"], affine=a["affine"])
-    params = {"weight": (c,), "bias": (c,)} if a["affine"] else {}
-    return Leaf("GroupNorm", args, dict(args), shape, params)
+    return _built("GroupNorm", args, shape)
 
 
 @kind("layernorm", "nn.LayerNorm over the trailing dimensions (default: the last one)",
@@ -186,17 +174,12 @@ def layernorm(a: dict, shape: Shape) -> Leaf:
                         f"dimensions of the input {_fmt(shape)}")
     args = dict(normalized_shape=norm, eps=a["eps"], elementwise_affine=a["elementwise_affine"],
                 bias=a["bias"])
-    params = {}
-    if a["elementwise_affine"]:
-        params["weight"] = norm
-        if a["bias"]:
-            params["bias"] = norm
-    return Leaf("LayerNorm", args, dict(args), shape, params)
+    return _built("LayerNorm", args, shape)
 
 
 def _activation(name: str, torch_kind: str, **extra: Field) -> None:
     def infer(a: dict, shape: Shape) -> Leaf:
-        return Leaf(torch_kind, dict(a), dict(a), shape)
+        return _built(torch_kind, dict(a), shape)
 
     kind(name, f"nn.{torch_kind}", **extra)(infer)
 
@@ -220,7 +203,7 @@ def softmax(a: dict, shape: Shape) -> Leaf:
     if not -len(shape) <= a["dim"] < len(shape):
         raise SpecError(f"dim={a['dim']} is out of range for a {len(shape)}-d input "
                         f"(batch included: {-len(shape)} to {len(shape) - 1})")
-    return Leaf("Softmax", dict(a), dict(a), shape)
+    return _built("Softmax", dict(a), shape)
 _activation("identity", "Identity")
 
 
@@ -232,17 +215,14 @@ _dropout("dropout", "Dropout")
 _dropout("dropout2d", "Dropout2d")
 
 
-def _pool_window(a: dict, shape: Shape, what: str, dilation=(1, 1)) -> tuple[Shape, tuple, tuple, tuple]:
-    n, c, h, w = _image(shape, what)
-    k = a["kernel_size"]
-    s = a["stride"] or k
-    p = a["padding"]
+def _pool_window(a: dict, shape: Shape, what: str) -> tuple[tuple, tuple, tuple]:
+    """kernel, stride (None: the kernel) and padding, checked as torch.nn checks them."""
+    _image(shape, what)
+    k, p = a["kernel_size"], a["padding"]
     for ki, pi in zip(k, p):
         if pi > ki // 2:
             raise SpecError(f"padding {list(p)} must be at most half the kernel size {list(k)} (torch.nn)")
-    oh = _spatial(h, k[0], s[0], p[0], dilation[0], "height", a["ceil_mode"])
-    ow = _spatial(w, k[1], s[1], p[1], dilation[1], "width", a["ceil_mode"])
-    return (n, c, oh, ow), k, s, p
+    return k, a["stride"] or k, p
 
 
 _POOL = dict(
@@ -255,25 +235,23 @@ _POOL = dict(
 
 @kind("maxpool", "nn.MaxPool2d", dilation=Field(F.pair(F.positive), 1, F.PAIR), **_POOL)
 def maxpool(a: dict, shape: Shape) -> Leaf:
-    out, k, s, p = _pool_window(a, shape, "maxpool", a["dilation"])
+    k, s, p = _pool_window(a, shape, "maxpool")
     args = dict(kernel_size=k, stride=s, padding=p, dilation=a["dilation"], ceil_mode=a["ceil_mode"])
-    return Leaf("MaxPool2d", args, dict(args), out)
+    return _built("MaxPool2d", args, shape)
 
 
 @kind("avgpool", "nn.AvgPool2d", count_include_pad=Field(F.boolean, True, F.BOOL), **_POOL)
 def avgpool(a: dict, shape: Shape) -> Leaf:
-    out, k, s, p = _pool_window(a, shape, "avgpool")
+    k, s, p = _pool_window(a, shape, "avgpool")
     args = dict(kernel_size=k, stride=s, padding=p, ceil_mode=a["ceil_mode"],
                 count_include_pad=a["count_include_pad"])
-    return Leaf("AvgPool2d", args, dict(args), out)
+    return _built("AvgPool2d", args, shape)
 
 
 def _adaptive(name: str, torch_kind: str) -> None:
     def infer(a: dict, shape: Shape) -> Leaf:
-        n, c, h, w = _image(shape, name)
-        oh, ow = a["output_size"]
-        args = dict(output_size=(oh, ow))
-        return Leaf(torch_kind, args, dict(args), (n, c, oh, ow))
+        _image(shape, name)
+        return _built(torch_kind, dict(output_size=a["output_size"]), shape)
 
     kind(name, f"nn.{torch_kind}", output_size=Field(F.pair(F.positive), 1, F.PAIR))(infer)
 
@@ -284,15 +262,7 @@ _adaptive("adaptive_maxpool", "AdaptiveMaxPool2d")
 
 @kind("flatten", "nn.Flatten", start_dim=Field(F.integer, 1, F.INT), end_dim=Field(F.integer, -1, F.INT))
 def flatten(a: dict, shape: Shape) -> Leaf:
-    rank = len(shape)
-    start, end = a["start_dim"] % rank if -rank <= a["start_dim"] < rank else None, \
-        a["end_dim"] % rank if -rank <= a["end_dim"] < rank else None
-    if start is None or end is None or start > end:
-        raise SpecError(f"flatten dims start_dim={a['start_dim']}, end_dim={a['end_dim']} "
-                        f"do not fit a {rank}-d input (batch included)")
-    out = shape[:start] + (prod(shape[start:end + 1]),) + shape[end + 1:]
-    args = dict(start_dim=a["start_dim"], end_dim=a["end_dim"])
-    return Leaf("Flatten", args, dict(args), out)
+    return _built("Flatten", dict(start_dim=a["start_dim"], end_dim=a["end_dim"]), shape)
 
 
 @kind("linear", "nn.Linear over the last dimension",
@@ -303,7 +273,4 @@ def linear(a: dict, shape: Shape) -> Leaf:
         raise SpecError(f"linear expects features, got {_fmt(shape)}")
     fin = _channels(a, "in_features", shape[-1])
     args = dict(in_features=fin, out_features=a["out_features"], bias=a["bias"])
-    params = {"weight": (a["out_features"], fin)}
-    if a["bias"]:
-        params["bias"] = (a["out_features"],)
-    return Leaf("Linear", args, dict(args), shape[:-1] + (a["out_features"],), params)
+    return _built("Linear", args, shape)
