@@ -2,11 +2,14 @@
 
 An example is a fenced block whose first line is ``$ paramscope ...``; the lines after it are
 the output, where a line ``...`` stands for any number of lines left out.  The README states
-the terminal they were taken at (``NO_COLOR=1 COLUMNS=100``, output piped).  A block preceded
-by ``<!-- readme: measured -->`` shows measured times: there numbers are compared as ``#``.
+the terminal they were taken at (``NO_COLOR=1 COLUMNS=100``, output piped, run from the
+repository root).  A comment line before the block qualifies it: ``<!-- readme: exit 1 -->``
+(the command's exit code, 0 otherwise) and ``<!-- readme: measured -->`` (measured times: the
+text is compared with every number as ``#`` and line breaks and padding ignored).
 
 ``python tests/readme_examples.py`` runs every example and prints the real output of each one
-that differs, to paste into the README.
+that differs; ``--update`` also writes it into the README for the examples that leave nothing
+out (an example with ``...`` lines is edited by hand).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 ENV = {"NO_COLOR": "1", "COLUMNS": "100", "TERM": "dumb"}
-MEASURED = "<!-- readme: measured -->"
+_MARKER = re.compile(r"<!-- readme: (measured|exit (\d+)) -->")
 _NUMBER = re.compile(r"\d[\d,.]*")
 
 
@@ -30,7 +33,8 @@ class Example:
     line: int  # 1-based line of the ``$ paramscope`` line in the README
     argv: list[str]
     expected: list[str]
-    measured: bool
+    measured: bool = False
+    exit_code: int = 0
 
     @property
     def command(self) -> str:
@@ -44,9 +48,16 @@ def examples(text: str | None = None) -> list[Example]:
     while i < len(lines):
         if lines[i].startswith("```") and i + 1 < len(lines) and lines[i + 1].startswith("$ paramscope "):
             end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
-            before = next((lines[j] for j in range(i - 1, -1, -1) if lines[j].strip()), "")
-            argv = shlex.split(lines[i + 1][len("$ paramscope "):])
-            found.append(Example(i + 2, argv, lines[i + 2:end], before.strip() == MEASURED))
+            example = Example(i + 2, shlex.split(lines[i + 1][len("$ paramscope "):]), lines[i + 2:end])
+            j = i - 1
+            while j >= 0 and (not lines[j].strip() or _MARKER.fullmatch(lines[j].strip())):
+                marker = _MARKER.fullmatch(lines[j].strip())
+                if marker and marker.group(2):
+                    example.exit_code = int(marker.group(2))
+                elif marker:
+                    example.measured = True
+                j -= 1
+            found.append(example)
             i = end
         i += 1
     return found
@@ -58,17 +69,34 @@ def run(example: Example) -> tuple[int, list[str]]:
     env.pop("FORCE_COLOR", None)
     proc = subprocess.run([sys.executable, "-m", "paramscope", *example.argv], capture_output=True,
                           text=True, env=env, timeout=600)
-    return proc.returncode, [line.rstrip() for line in proc.stdout.splitlines()]
+    root = f"{README.parent}{os.sep}"  # error messages name built-in configs by their full path
+    return proc.returncode, [line.rstrip().replace(root, "") for line in proc.stdout.splitlines()]
 
 
-def _same(expected: str, actual: str, measured: bool) -> bool:
-    if measured:
-        expected, actual = _NUMBER.sub("#", expected), _NUMBER.sub("#", actual)
+def _same(expected: str, actual: str) -> bool:
     return expected.rstrip() == actual.rstrip()
+
+
+def _loose(lines: list[str]) -> str:
+    """Measured output compared loosely: every number ``#``, rules ``-``, whitespace one space."""
+    text = _NUMBER.sub("#", " ".join(lines))
+    return " ".join(re.sub(r"-{2,}", "-", text).split())
 
 
 def matches(expected: list[str], actual: list[str], measured: bool = False) -> bool:
     """``actual`` read as ``expected`` where each ``...`` line skips any number of lines."""
+    if measured:  # each run of lines between ``...`` appears, in order, in the loose text
+        text, at = _loose(actual), 0
+        parts: list[list[str]] = [[]]
+        for line in expected:
+            parts.append([]) if line.strip() == "..." else parts[-1].append(line)
+        for n, part in enumerate(parts):
+            piece = _loose(part)
+            found = text.find(piece, at)
+            if found < 0 or (n == 0 and piece and found != 0):
+                return False
+            at = found + len(piece)
+        return not parts[-1] or at == len(text)
     memo: dict[tuple[int, int], bool] = {}
 
     def at(i: int, j: int) -> bool:
@@ -78,25 +106,33 @@ def matches(expected: list[str], actual: list[str], measured: bool = False) -> b
             elif expected[i].strip() == "...":
                 ok = any(at(i + 1, k) for k in range(j, len(actual) + 1))
             else:
-                ok = j < len(actual) and _same(expected[i], actual[j], measured) and at(i + 1, j + 1)
+                ok = j < len(actual) and _same(expected[i], actual[j]) and at(i + 1, j + 1)
             memo[(i, j)] = ok
         return memo[(i, j)]
 
     return at(0, 0)
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    update = "--update" in argv
+    lines = README.read_text(encoding="utf-8").splitlines(keepends=True)
     bad = 0
-    for example in examples():
+    for example in reversed(examples()):  # bottom up: rewriting a block keeps earlier line numbers
         code, actual = run(example)
-        if code == 0 and matches(example.expected, actual, example.measured):
+        if code == example.exit_code and matches(example.expected, actual, example.measured):
             continue
         bad += 1
         print(f"--- README.md:{example.line}: $ {example.command} (exit {code})")
         print("\n".join(actual))
+        if update and code == example.exit_code and "..." not in [e.strip() for e in example.expected]:
+            start = example.line  # 0-based index of the first output line
+            lines[start:start + len(example.expected)] = [f"{a}\n" for a in actual]
+            print("(rewritten)")
+    if update:
+        README.write_text("".join(lines), encoding="utf-8")
     print(f"{bad} example(s) differ" if bad else "every README example matches")
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

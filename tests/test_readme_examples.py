@@ -28,7 +28,7 @@ def test_readme_example(example, need):
     if need and importlib.util.find_spec(need) is None:
         pytest.skip(f"needs {need}")
     code, actual = run(example)
-    assert code == 0, f"README.md:{example.line}: `{example.command}` exited {code}"
+    assert code == example.exit_code, f"README.md:{example.line}: `{example.command}` exited {code}"
     assert matches(example.expected, actual, example.measured), (
         f"README.md:{example.line}: `{example.command}` prints:\n" + "\n".join(actual))
 
@@ -38,5 +38,13 @@ def test_ellipsis_skips_lines_and_nothing_else():
     assert matches(["a", "...", "b"], ["a", "b"])
     assert not matches(["a", "...", "d"], ["a", "b", "c"])
     assert not matches(["a", "b"], ["a", "b", "c"])
-    assert matches(["t 1.5 ms"], ["t 2.25 ms"], measured=True)
+    assert matches(["t | 1.5 ms", "...", "why: 2× faster"], ["t |  12.25 ms", "x", "why: 3×", "faster"], measured=True)
     assert not matches(["t 1.5 ms"], ["t 2.25 s"], measured=True)
+    assert not matches(["b", "..."], ["a", "b"], measured=True)
+
+
+def test_markers_qualify_the_next_example():
+    text = "<!-- readme: exit 1 -->\n\n```\n$ paramscope sweep x\nout\n```\n```\n$ paramscope list\n```\n"
+    first, second = examples(text)
+    assert (first.argv, first.expected, first.exit_code, first.measured) == (["sweep", "x"], ["out"], 1, False)
+    assert (second.exit_code, second.measured) == (0, False)
