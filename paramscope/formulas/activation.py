@@ -11,7 +11,8 @@ from math import prod
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import num, per_element
 from paramscope.formulas.hparams import bind, positional, shape_of
-from paramscope.formulas.registry import Cost, formula, functional
+from paramscope.formulas.registry import Cost, counted, formula, functional
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward, elementwise
 
 #: kind -> (FLOPs per output element, what they are).
@@ -54,6 +55,18 @@ def activation(node: LayerNode) -> Cost:
         slopes = node.hparams.get("num_parameters", 1)
         parts = [("weight", num(slopes), slopes)]
     return per_element(node, cost, why, parts)
+
+
+#: the jit op fvcore sees per activation: it has no handle for any (counted 0, reported
+#: unsupported) and ignores relu; nn.ReLU6 is a Hardtanh, F.relu6 its own op
+FVCORE_OPS = {"ReLU6": lambda node: "relu6" if node.functional else "hardtanh", "Hardtanh": "hardtanh",
+              "LeakyReLU": "leaky_relu", "ELU": "elu", "CELU": "celu", "SELU": "selu", "Sigmoid": "sigmoid", "Tanh": "tanh", "SiLU": "silu",
+              "GELU": "gelu", "Hardsigmoid": "hardsigmoid", "Hardswish": "hardswish",
+              "Softplus": "softplus", "Mish": "mish", "PReLU": "prelu", "Softmax": "softmax",
+              "LogSoftmax": "log_softmax"}
+counted("ReLU", fvcore="ignored")
+for _kind, _op in FVCORE_OPS.items():
+    counted(_kind, fvcore=fv.unsupported(_op))
 
 
 #: function name -> (kind, plain arguments after the input, torch's defaults).

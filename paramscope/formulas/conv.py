@@ -14,7 +14,8 @@ from paramscope.graph import LayerNode
 from paramscope.formulas._expr import (dims, join_notes, ntuple, num, param_terms, rank,
                                        shape_note, sliding_out_len, times)
 from paramscope.formulas.hparams import bind, normalise, shape_of
-from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.registry import Cost, counted, formula, functional, Term
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward, input_grad, mac_backward, param_grad
 
 CONV_KINDS = ("Conv1d", "Conv2d", "Conv3d")
@@ -72,6 +73,9 @@ def conv(node: LayerNode) -> Cost:
         flops += prod(out)
     terms.append(Term("flops", flops_expr, flops))
     return Cost(node.kind, params, macs, flops, tuple(terms), "ok", join_notes(pnote, check))
+
+
+counted(*CONV_KINDS, *TRANSPOSED_KINDS, torchinfo="macs", fvcore=fv.convolution, flop_counter="macs")
 
 
 def _plain(value):

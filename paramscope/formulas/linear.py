@@ -17,7 +17,8 @@ from paramscope.formulas.registry import Cost, Term, formula, functional
 
 from paramscope.formulas.backward import (Backward, backward, elementwise, input_grad, mac_backward,
                                           param_grad)
-from paramscope.formulas.registry import Cost, Term, formula
+from paramscope.formulas.registry import Cost, Term, counted, formula
+from paramscope.measure import fvcore as fv
 
 
 @formula("Linear")
@@ -43,6 +44,9 @@ def linear(node: LayerNode) -> Cost:
     return Cost(node.kind, params, macs, flops, tuple(terms), "ok", join_notes(pnote, check))
 
 
+counted("Linear", torchinfo="macs", fvcore="macs", flop_counter="macs")
+
+
 @formula("Embedding")
 def embedding(node: LayerNode) -> Cost:
     """A table lookup: parameters, no MACs, no FLOPs."""
@@ -51,6 +55,9 @@ def embedding(node: LayerNode) -> Cost:
     params, terms, pnote = param_terms(node, [("weight", dims((rows, dim)), rows * dim)])
     terms += [Term("macs", "0", 0), Term("flops", "0", 0)]
     return Cost(node.kind, params, 0, 0, tuple(terms), "ok", join_notes("lookup only", pnote))
+
+
+counted("Embedding", fvcore=fv.unsupported("embedding"))
 
 
 def _linear(name, args, kwargs, out_shape):

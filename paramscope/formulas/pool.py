@@ -17,7 +17,8 @@ from paramscope.graph import LayerNode
 from paramscope.formulas._expr import (dims, join_notes, ntuple, num, rank, shape_note,
                                        sliding_out_len, times)
 from paramscope.formulas.hparams import positional
-from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.registry import Cost, counted, formula, functional, Term
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward, elementwise, input_grad, summed
 
 FIXED = tuple(f"{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
@@ -86,7 +87,12 @@ def adaptive_pool(node: LayerNode) -> Cost:
     return Cost(node.kind, {}, 0, flops, tuple(terms), "ok", join_notes(why, check))
 
 
-for _n in (1, 2, 3):
+for _n in (1, 2, 3):  # fvcore has a handle for adaptive_avg_pool2d only
+    counted(f"MaxPool{_n}d", fvcore=fv.unsupported(f"max_pool{_n}d", indices=True))
+    counted(f"AvgPool{_n}d", fvcore=fv.unsupported(f"avg_pool{_n}d"))
+    counted(f"AdaptiveMaxPool{_n}d", fvcore=fv.unsupported(f"adaptive_max_pool{_n}d"))
+    counted(f"AdaptiveAvgPool{_n}d", fvcore=fv.adaptive_avg_pool2d if _n == 2 else
+            fv.unsupported(f"adaptive_avg_pool{_n}d"))
     for _op in ("avg", "max"):
         functional(f"adaptive_{_op}_pool{_n}d",
                    extract=positional(f"Adaptive{_op.title()}Pool{_n}d", ("output_size",), {}))

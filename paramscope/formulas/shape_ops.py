@@ -5,7 +5,8 @@ from __future__ import annotations
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import zero
 from paramscope.formulas.hparams import positional
-from paramscope.formulas.registry import Cost, formula, functional, module_classes, Term
+from paramscope.formulas.registry import Cost, counted, formula, functional, module_classes, Term
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward
 
 #: kind -> why it costs nothing.
@@ -25,6 +26,15 @@ ZERO_KINDS: dict[str, str] = {
 def zero_cost(node: LayerNode) -> Cost:
     """Zero params, MACs and FLOPs; status ``"zero"``."""
     return zero(node, ZERO_KINDS[node.kind])
+
+
+# fvcore ignores dropout and flatten; the other ops it has no handle for
+counted("Flatten", "Identity", fvcore="ignored")
+counted("Unflatten", fvcore=fv.unsupported("unflatten"))
+counted("Dropout", fvcore=fv.dropout)
+counted("Dropout1d", "Dropout2d", "Dropout3d", fvcore=fv.unsupported("feature_dropout"))
+counted("AlphaDropout", fvcore=fv.unsupported("alpha_dropout"))
+counted("FeatureAlphaDropout", fvcore=fv.unsupported("feature_alpha_dropout"))
 
 
 functional("flatten", extract=positional("Flatten", ("start_dim", "end_dim"),

@@ -10,7 +10,7 @@ from paramscope.render.units import commas, megabytes, percent, pick_unit, scale
 from paramscope.reconciling.report import Report
 
 TOOL_TITLES = {"torchinfo": "torchinfo mult-adds", "fvcore": "fvcore flops",
-               "flop_counter": "FlopCounterMode flops"}
+               "flop_counter": "FlopCounterMode flops", "flop_counter_cpu": "FlopCounterMode CPU flops"}
 _MARK = {"match": "✓", "mismatch": "✗", "unsupported": "?", "skipped": "-", "failed": "!"}
 
 
