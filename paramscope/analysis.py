@@ -17,8 +17,9 @@ from paramscope.graph import Graph, Shape
 from paramscope.reconciling.report import DTYPES, LayerRow, Report, activation_bytes
 
 DEFAULT_MEASURERS = ("torchinfo", "fvcore", "flop_counter")
-#: named explicitly only, never part of "all" (real runs: not deterministic)
-OPT_IN_MEASURERS = ("time",)
+#: named explicitly only, never part of "all": they run the model for real (flop_counter_cpu:
+#: FlopCounterMode on a CPU copy; time: not deterministic)
+OPT_IN_MEASURERS = ("flop_counter_cpu", "time")
 
 
 @dataclass
@@ -38,7 +39,8 @@ class Subject:
 
 
 def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
-    """``"torchinfo,fvcore"`` / ``["fvcore"]`` / ``"none"`` / ``"all"`` -> tool names, validated."""
+    """``"torchinfo,fvcore"`` / ``["fvcore"]`` / ``"none"`` / ``"all"`` / ``"all,flop_counter_cpu"``
+    -> tool names, validated."""
     from paramscope.errors import closest
 
     if measure is None or measure == "none" or measure == ():
@@ -46,6 +48,7 @@ def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
     if measure == "all":
         return DEFAULT_MEASURERS
     names = [m.strip() for m in (measure.split(",") if isinstance(measure, str) else measure)]
+    names = [n for m in names for n in (DEFAULT_MEASURERS if m == "all" else (m,))]  # all,time
     for name in names:
         if name and name not in DEFAULT_MEASURERS + OPT_IN_MEASURERS:
             known = DEFAULT_MEASURERS + OPT_IN_MEASURERS
@@ -307,6 +310,9 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
             raise ParamscopeError("--mode train takes one plain --input (several, keyword or typed "
                                   "inputs are analysed for inference)")
         measure, memtracker = split_memtracker(measure)
+        if "flop_counter_cpu" in parse_measure(measure):
+            raise ParamscopeError("--measure flop_counter_cpu counts an inference forward pass; "
+                                  "it does not run with --mode train")
         with user_code(label) as captured, global_hooks_suspended(hook_notes):
             report = analyze_train(target, input_shape, batch=batch, overrides=overrides,
                                    tools=parse_measure(measure), dtype=dtype,
@@ -345,16 +351,18 @@ def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] 
     report.unrecorded_ops = dict(subject.graph.unrecorded_ops)
     for gap in report.gaps:
         report.notes.append(f"{gap}: its MACs/FLOPs are not in the totals (they are lower bounds)")
-    counting = tuple(t for t in tools if t not in OPT_IN_MEASURERS)
+    counting = tuple(t for t in tools if t != "time")
     if counting and subject.device != "meta":
         from paramscope.tracing.fallback import flop_counter_result
         from paramscope.reconciling.report import MeasurerResult
 
         skipped = ("not run: it runs on the meta device (fvcore on a zero-filled copy), where this "
                    "model's forward cannot proceed; FlopCounterMode measured the real CPU run")
+        cpu_note = "not run: FlopCounterMode counted the real CPU run itself (see flop_counter)"
         for tool in counting:
             report.measurers[tool] = (flop_counter_result(subject.graph, subject.cpu_flops)
-                                      if tool == "flop_counter" else MeasurerResult(tool, "", "skipped", note=skipped))
+                                      if tool == "flop_counter" else MeasurerResult(
+                                          tool, "", "skipped", note=cpu_note if tool == "flop_counter_cpu" else skipped))
     elif counting:
         from paramscope.reconciling.run import run_measurers
 

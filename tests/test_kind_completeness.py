@@ -1,9 +1,12 @@
 """Every registered kind × every measurer × {module form, functional form}: no gap.
 
-For each kind a small sample runs through ``analyze`` with all three measurers; every
-tool's figure must be predicted (no ``no-formula``) and equal (no ``mismatch``), the
-analysis complete, params equal ``sum(p.numel())`` and MACs equal FlopCounterMode / 2.
-A registered kind with no sample fails the test, so a new kind cannot skip it.
+Every kind has a rule per measurer, declared beside its formula (``counted``) or the one
+declared default.  For each kind a small sample runs through ``analyze`` with all the
+measurers (the CPU FlopCounterMode run too); every tool's figure must be predicted (no
+``no-formula``) and equal (no ``mismatch``), the unsupported ops a tool reports predicted,
+the analysis complete, params equal ``sum(p.numel())``, MACs equal FlopCounterMode / 2 on
+meta and the CPU figure equal FlopCounterMode run on the CPU here.  A registered kind with
+no sample fails the test, so a new kind cannot skip it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,16 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import paramscope
-from paramscope.formulas import registered_kinds
+from paramscope.formulas import Counts, declared_counts, registered_kinds, rules_for
 from paramscope.building.materialize import meta_clone
+
+#: what each measurer's rule may be (besides a rule function where one is allowed)
+RULE_WORDS = {"torchinfo": {"macs", "params"}, "fvcore": {"macs", "ignored", "zero"},
+              "flop_counter": {"macs", "zero"}, "flop_counter_cpu": {None}}
+FUNCTION_RULES = {"fvcore", "flop_counter_cpu"}
+#: kinds whose elementwise ops (a cell's gates, attention's scaling) fvcore reports as
+#: unsupported without paramscope predicting them op by op yet; its figure is predicted
+FVCORE_OPS_NOT_PREDICTED = {"LSTMCell", "GRUCell", "RNNCell", "MultiheadAttention"}
 
 
 class Call(nn.Module):
@@ -150,6 +161,25 @@ def test_every_registered_kind_has_a_sample():
     assert set(SAMPLES) | OUTSIDE_TORCH == registered_kinds()
 
 
+def test_every_kind_has_a_rule_per_measurer():
+    """An explicit declaration or the declared default, for every measurer; no declaration
+    for a kind without a formula."""
+    assert set(declared_counts()) <= registered_kinds()
+    assert set(RULE_WORDS) == set(Counts.__dataclass_fields__)
+    for kind in registered_kinds():
+        rules = rules_for(kind)
+        for tool, words in RULE_WORDS.items():
+            rule = getattr(rules, tool)
+            assert rule in words or (tool in FUNCTION_RULES and callable(rule)), (kind, tool, rule)
+
+
+def _cpu_flops(model, shape) -> int:
+    """FlopCounterMode over a forward pass of the model itself on the CPU (no grad)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.rand(shape))
+    return counter.get_total_flops()
+
+
 CASES = [pytest.param(kind, label, make, shape, id=f"{kind}-{label}")
          for kind, forms in SAMPLES.items() for label, make, shape in forms]
 
@@ -158,7 +188,7 @@ CASES = [pytest.param(kind, label, make, shape, id=f"{kind}-{label}")
 def test_kind_is_costed_and_predicted_for_every_measurer(kind, label, make, shape):
     torch.manual_seed(0)
     model = make()
-    report = paramscope.analyze(model, shape, measure="all")
+    report = paramscope.analyze(model, shape, measure="all,flop_counter_cpu")
     kinds = {"op" if "callable" in r.node.hparams else r.node.kind for r in report.layers}
     assert kind in kinds, kinds
     assert report.complete, report.gaps
@@ -167,8 +197,13 @@ def test_kind_is_costed_and_predicted_for_every_measurer(kind, label, make, shap
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         meta(torch.empty(shape, device="meta"))
     assert 2 * report.totals["macs"] == counter.get_total_flops()
+    assert report.measurers["flop_counter_cpu"].total["flops (2 per MAC)"] == _cpu_flops(model, shape)
     for tool, result in report.measurers.items():
         assert result.status in ("match", "unsupported"), (tool, result.status, result.note)
+    for row in report.layers:
+        for tool, verdict in row.measured.items():
+            if not (tool == "fvcore" and kind in FVCORE_OPS_NOT_PREDICTED):
+                assert "not predicted" not in verdict.reason, (tool, verdict.reason)
 
 
 @pytest.mark.torchvision
@@ -177,7 +212,7 @@ def test_torchvision_kinds_are_costed_and_predicted(kind):
     ops = pytest.importorskip("torchvision.ops")
     model = {"StochasticDepth": lambda: ops.StochasticDepth(0.5, "row").eval(),
              "Permute": lambda: ops.misc.Permute([0, 2, 3, 1])}[kind]()
-    report = paramscope.analyze(model, (2, 3, 4, 4), measure="all")
+    report = paramscope.analyze(model, (2, 3, 4, 4), measure="all,flop_counter_cpu")
     assert [r.node.kind for r in report.layers] == [kind]
     assert report.complete and report.totals["macs"] == 0
     for tool, result in report.measurers.items():

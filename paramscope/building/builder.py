@@ -64,7 +64,7 @@ def call_factory(factory, overrides: dict[str, Any], label: str, device: Any = N
         error = TargetError(f"{label}: the factory raised {type(err).__name__}: {clip(safe_text(err))}")
         # a wrong keyword fails on any device; anything else may be the meta device's doing
         error.retry_on_cpu = str(device) == "meta" and not (
-            isinstance(err, TypeError) and "keyword argument" in detail)
+            isinstance(err, TypeError) and "keyword argument" in str(err))
         raise error from None
     if not isinstance(model, nn.Module):
         raise TargetError(f"{label}: the factory returned {type(model).__name__}, not an nn.Module")

@@ -66,7 +66,6 @@ def main(argv: list[str] | None = None) -> None:
 def _run(argv: list[str] | None) -> int:
     """Run the app; every way it can end becomes an exit code and at most one stderr line."""
     try:
-        errors = _click_exceptions()
         _register_commands()
         code = app(args=argv, prog_name="paramscope", standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C into a silent Exit(130)

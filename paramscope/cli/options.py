@@ -40,8 +40,9 @@ FORMAT_CHOICES = ("table", "json", "csv", "markdown")
 SHOW_FORMATS = ("yaml", *FORMAT_CHOICES)
 DTYPE_CHOICES = ("float32", "float16", "bfloat16", "float64")
 CLOCKS = ("wall", "cpu")
-MEASURE_HELP = ("comma list of torchinfo, fvcore, flop_counter, time (real timing, opt-in), memtracker "
-                "(--mode train); or all (the first three); or none (formulas only).")
+MEASURE_HELP = ("comma list of torchinfo, fvcore, flop_counter, flop_counter_cpu (FlopCounterMode on a "
+                "real CPU copy, opt-in), time (real timing, opt-in), memtracker (--mode train); or all "
+                "(the first three); or none (formulas only).")
 
 
 def one_of(values: tuple[str, ...]) -> str:

@@ -11,7 +11,8 @@ from math import prod
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import num, per_element, same_shape
 from paramscope.formulas.hparams import bind, positional, shape_of
-from paramscope.formulas.registry import Cost, formula, functional, shape_rule
+from paramscope.formulas.registry import Cost, counted, formula, functional, shape_rule
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward, elementwise
 
 #: kind -> (FLOPs per output element, what they are).
@@ -58,6 +59,19 @@ def activation(node: LayerNode) -> Cost:
 
 shape_rule(*(k for k in ACTIVATION_FLOPS if k not in ("GELU(tanh)", "PReLU")))(same_shape)
 shape_rule("PReLU", params=lambda h: {"weight": (h.get("num_parameters", 1),)})(same_shape)
+
+
+#: the jit op fvcore sees per activation: it has no handle for any (counted 0, reported
+#: unsupported) and ignores relu; nn.ReLU6 is a Hardtanh, F.relu6 its own op
+FVCORE_OPS = {"ReLU6": lambda node: "relu6" if node.functional else "hardtanh", "Hardtanh": "hardtanh",
+              "LeakyReLU": "leaky_relu", "ELU": "elu", "CELU": "celu", "SELU": "selu", "Sigmoid": "sigmoid", "Tanh": "tanh", "SiLU": "silu",
+              "GELU": "gelu", "Hardsigmoid": "hardsigmoid", "Hardswish": "hardswish",
+              "Softplus": "softplus", "Mish": "mish", "PReLU": "prelu", "Softmax": "softmax",
+              "LogSoftmax": "log_softmax"}
+counted("ReLU", fvcore="ignored")
+for _kind, _op in FVCORE_OPS.items():
+    counted(_kind, fvcore=fv.unsupported(_op))
+
 
 #: function name -> (kind, plain arguments after the input, torch's defaults).
 ACTIVATION_FUNCTIONS: dict[str, tuple[str, tuple[str, ...], dict]] = {

@@ -23,7 +23,8 @@ from typing import Any, Callable, Sequence
 
 from paramscope.formulas._expr import dims, join_notes, num, times
 from paramscope.formulas.activation import ACTIVATION_FLOPS
-from paramscope.formulas.registry import Cost, Term, formula, registrar
+from paramscope.formulas.registry import Cost, Term, counted, formula, registrar
+from paramscope.measure import fvcore as fv
 from paramscope.graph import LayerNode, Shape
 
 
@@ -235,6 +236,9 @@ def op_cost(node: LayerNode) -> Cost:
     terms.append(Term("flops", " + ".join(flop_parts) or "0", flops))
     return Cost(node.kind, {}, macs, flops, tuple(terms), "ok",
                 join_notes(f"{label}: costed from the aten ops it ran"))
+
+
+counted("op", fvcore=fv.function_call)  # FlopCounterMode: the registry ops among its aten calls
 
 
 def flop_counter_macs(calls: Sequence[AtenCall]) -> int:

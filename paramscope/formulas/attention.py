@@ -16,7 +16,8 @@ from math import prod
 from paramscope.formulas._expr import dims, num, times
 from paramscope.formulas.activation import ACTIVATION_FLOPS
 from paramscope.formulas.hparams import bind, shape_of
-from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.registry import Cost, counted, formula, functional, Term
+from paramscope.measure import flop_counter as fc, fvcore as fv
 from paramscope.formulas.backward import Backward, backward, input_grad, summed
 from paramscope.graph import LayerNode
 
@@ -82,7 +83,7 @@ MHA_ARGS = ("query", "key", "value", "embed_dim_to_check", "num_heads", "in_proj
 
 def _mha(name, args, kwargs, out_shape):
     """``F.multi_head_attention_forward``: q/k/v shapes (L×N×E), heads and biases."""
-    b = bind(MHA_ARGS, args, kwargs)
+    b = bind(MHA_ARGS + ("training", "key_padding_mask", "need_weights"), args, kwargs)
     shapes = [shape_of(b.get(k)) for k in ("query", "key", "value")]
     if any(len(s) == 2 for s in shapes):  # unbatched (L, E): one sequence
         shapes = [(s[0], 1, s[1]) for s in shapes]
@@ -95,21 +96,27 @@ def _mha(name, args, kwargs, out_shape):
         "out_proj_bias": b.get("out_proj_bias") is not None,
         "bias_k": b.get("bias_k") is not None,
         "add_zero_attn": bool(b.get("add_zero_attn", False)),
+        "need_weights": bool(b.get("need_weights", True)), "dropout_p": float(b.get("dropout_p") or 0),
         "self_attention": b.get("query") is b.get("key") is b.get("value")}
 
 
 def _sdpa(name, args, kwargs, out_shape):
     """``F.scaled_dot_product_attention``: …×L×d queries, …×S×d keys, …×S×d_v values."""
-    b = bind(("query", "key", "value"), args, kwargs)
+    b = bind(("query", "key", "value", "attn_mask", "dropout_p"), args, kwargs)
     shapes = [shape_of(b.get(k)) for k in ("query", "key", "value")]
     if any(len(s) < 2 for s in shapes):
         return None
     return "scaled_dot_product_attention", {"q_shape": shapes[0], "k_shape": shapes[1],
-                                            "v_shape": shapes[2]}
+                                            "v_shape": shapes[2],
+                                            "dropout_p": float(b.get("dropout_p") or 0)}
 
 
 functional("multi_head_attention_forward", extract=_mha)
 functional("scaled_dot_product_attention", extract=_sdpa)
+counted("MultiheadAttention", torchinfo="macs", fvcore=fv.attention, flop_counter="macs",
+        flop_counter_cpu=fc.attention_on_cpu)
+counted("scaled_dot_product_attention", torchinfo="macs", flop_counter="macs",
+        fvcore=fv.unsupported("scaled_dot_product_attention"), flop_counter_cpu=fc.sdpa_on_cpu)
 
 
 def _attention_parts(fwd: Cost, q: bool, k: bool, v: bool) -> list[tuple[str, str, int]]:

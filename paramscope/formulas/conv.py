@@ -14,7 +14,8 @@ from paramscope.graph import LayerNode
 from paramscope.formulas._expr import (AXIS_NAMES, dims, join_notes, ntuple, num, param_terms, rank,
                                        shape_note, sliding_out_len, sliding_out_spatial, times)
 from paramscope.formulas.hparams import bind, normalise, shape_of
-from paramscope.formulas.registry import Cost, formula, functional, ShapeError, shape_rule, Term
+from paramscope.formulas.registry import Cost, counted, formula, functional, shape_rule, ShapeError, Term
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward, input_grad, mac_backward, param_grad
 
 CONV_KINDS = ("Conv1d", "Conv2d", "Conv3d")
@@ -126,6 +127,9 @@ def conv_transpose_out_shape(h, in_shape):
             raise ShapeError(f"spatial size reaches {length}: {axis} {size} with kernel {k}, padding {p} "
                              "leaves nothing (the padding is too large for this layer)")
     return (*in_shape[:-n - 1], h["out_channels"], *spatial)
+
+
+counted(*CONV_KINDS, *TRANSPOSED_KINDS, torchinfo="macs", fvcore=fv.convolution, flop_counter="macs")
 
 
 def _plain(value):

@@ -13,7 +13,8 @@ from math import prod
 
 from paramscope.formulas._expr import dims, num, times
 from paramscope.formulas.hparams import shape_of
-from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.registry import Cost, counted, formula, functional, Term
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward, input_grad, mac_backward, summed
 from paramscope.graph import LayerNode
 
@@ -59,6 +60,9 @@ def einsum(node: LayerNode) -> Cost:
                     f"{equation}: batched matmul over {''.join(kept)}, contracting {''.join(contracted)}")
     terms = (Term("macs", "0", 0), Term("flops", dims(node.out_shape), numel_out))
     return Cost(node.kind, {}, 0, numel_out, terms, "ok", f"{equation}: elementwise product")
+
+
+counted("einsum", torchinfo="macs", fvcore=fv.einsum, flop_counter="macs")
 
 
 def _einsum(name, args, kwargs, out_shape):

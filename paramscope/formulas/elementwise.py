@@ -10,7 +10,8 @@ from math import prod
 
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import dims, num, times
-from paramscope.formulas.registry import Cost, formula, functional, Term
+from paramscope.formulas.registry import Cost, counted, formula, functional, Term
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward, input_grad, mac_backward, summed
 
 
@@ -25,6 +26,10 @@ def binary(node: LayerNode) -> Cost:
                 f"{node.kind} of {len(node.in_shapes)} tensor inputs")
 
 
+counted("add", fvcore=fv.unsupported("add"))
+counted("mul", fvcore=fv.unsupported("mul"))
+
+
 @formula("matmul")
 def matmul(node: LayerNode) -> Cost:
     """torch.matmul with broadcasting; 1-D operands included."""
@@ -36,6 +41,9 @@ def matmul(node: LayerNode) -> Cost:
     terms = (Term("macs", times(dims(node.out_shape), num(k)), macs),
              Term("flops", times("2", num(macs)), 2 * macs))
     return Cost(node.kind, {}, macs, 2 * macs, terms, "ok", note)
+
+
+counted("matmul", torchinfo="macs", fvcore=fv.matmul, flop_counter="macs")
 
 
 def _arithmetic(kind: str):

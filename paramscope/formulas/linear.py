@@ -12,12 +12,10 @@ from math import prod
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import dims, join_notes, num, param_terms, shape_note, times
 from paramscope.formulas.hparams import bind, shape_of
-from paramscope.formulas.registry import Cost, Term, formula, functional, shape_rule
-
-
 from paramscope.formulas.backward import (Backward, backward, elementwise, input_grad, mac_backward,
                                           param_grad)
-from paramscope.formulas.registry import Cost, Term, formula
+from paramscope.formulas.registry import Cost, counted, formula, functional, shape_rule, Term
+from paramscope.measure import fvcore as fv
 
 
 @formula("Linear")
@@ -57,6 +55,9 @@ def linear_out_shape(h, in_shape):
     return (*in_shape[:-1], h["out_features"])
 
 
+counted("Linear", torchinfo="macs", fvcore="macs", flop_counter="macs")
+
+
 @formula("Embedding")
 def embedding(node: LayerNode) -> Cost:
     """A table lookup: parameters, no MACs, no FLOPs."""
@@ -76,6 +77,9 @@ def embedding_param_shapes(h) -> dict:
 def embedding_out_shape(h, in_shape):
     """Each index becomes a row of embedding_dim."""
     return (*in_shape, h["embedding_dim"])
+
+
+counted("Embedding", fvcore=fv.unsupported("embedding"))
 
 
 def _linear(name, args, kwargs, out_shape):

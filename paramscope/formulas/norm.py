@@ -10,7 +10,8 @@ from math import prod
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import dims, per_element, same_shape
 from paramscope.formulas.hparams import bind, shape_of
-from paramscope.formulas.registry import Cost, formula, functional, shape_rule
+from paramscope.formulas.registry import Cost, counted, formula, functional, shape_rule
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward, elementwise
 
 #: FLOPs per output element before the affine step, and what they are.
@@ -72,6 +73,13 @@ def rms_norm(node: LayerNode) -> Cost:
     """RMSNorm: weight = prod(normalized_shape) when elementwise_affine; 3 FLOPs + affine."""
     h = node.hparams
     return _norm(node, "rms", _shape(h["normalized_shape"]), h.get("elementwise_affine", True), False)
+
+
+counted("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", fvcore=fv.batch_norm)
+counted("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", fvcore=fv.norm("affine", False))
+counted("GroupNorm", fvcore=fv.norm("affine"))
+counted("LayerNorm", fvcore=fv.norm("elementwise_affine"))
+counted("RMSNorm", fvcore=fv.unsupported("rms_norm"))
 
 
 def _shape(value) -> tuple[int, ...]:

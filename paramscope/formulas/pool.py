@@ -17,7 +17,8 @@ from paramscope.graph import LayerNode
 from paramscope.formulas._expr import (AXIS_NAMES, dims, join_notes, ntuple, num, rank, shape_note,
                                        sliding_out_len, sliding_out_spatial, times)
 from paramscope.formulas.hparams import positional
-from paramscope.formulas.registry import Cost, formula, functional, ShapeError, shape_rule, Term
+from paramscope.formulas.registry import Cost, counted, formula, functional, shape_rule, ShapeError, Term
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward, elementwise, input_grad, summed
 
 FIXED = tuple(f"{op}Pool{n}d" for op in ("Max", "Avg") for n in (1, 2, 3))
@@ -115,7 +116,12 @@ def adaptive_pool_out_shape(h, in_shape):
     return (*in_shape[:-n], *(i if o is None else o for o, i in zip(size, in_shape[-n:])))
 
 
-for _n in (1, 2, 3):
+for _n in (1, 2, 3):  # fvcore has a handle for adaptive_avg_pool2d only
+    counted(f"MaxPool{_n}d", fvcore=fv.unsupported(f"max_pool{_n}d", indices=True))
+    counted(f"AvgPool{_n}d", fvcore=fv.unsupported(f"avg_pool{_n}d"))
+    counted(f"AdaptiveMaxPool{_n}d", fvcore=fv.unsupported(f"adaptive_max_pool{_n}d"))
+    counted(f"AdaptiveAvgPool{_n}d", fvcore=fv.adaptive_avg_pool2d if _n == 2 else
+            fv.unsupported(f"adaptive_avg_pool{_n}d"))
     for _op in ("avg", "max"):
         functional(f"adaptive_{_op}_pool{_n}d",
                    extract=positional(f"Adaptive{_op.title()}Pool{_n}d", ("output_size",), {}))

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from paramscope.formulas._expr import dims, join_notes, num, param_terms, times
 from paramscope.formulas.backward import Backward, backward, input_grad, param_grad, summed
-from paramscope.formulas.registry import Cost, Term, formula
+from paramscope.formulas.registry import Cost, Term, counted, formula
+from paramscope.measure import flop_counter as fc, fvcore as fv
 from paramscope.graph import LayerNode
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -67,6 +68,13 @@ def recurrent(node: LayerNode) -> Cost:
                 join_notes(note, pnote))
 
 
+counted("LSTM", torchinfo="macs", fvcore=fv.unsupported("lstm"), flop_counter="macs",
+        flop_counter_cpu=fc.lstm_on_cpu)
+counted("GRU", torchinfo="macs", fvcore=fv.unsupported("gru"), flop_counter="macs")
+counted("RNN", torchinfo="macs", flop_counter="macs",
+        fvcore=fv.unsupported(lambda node: f"rnn_{node.hparams.get('nonlinearity', 'tanh')}"))
+
+
 @formula("LSTMCell", "GRUCell", "RNNCell")
 def recurrent_cell(node: LayerNode) -> Cost:
     """One step of nn.LSTMCell / nn.GRUCell / nn.RNNCell."""
@@ -84,6 +92,10 @@ def recurrent_cell(node: LayerNode) -> Cost:
     terms += [Term("macs", times(dims((N, G * H)), f"({num(I)} + {num(H)})"), macs),
               Term("flops", f"2 × {num(macs)} + {num(extra)}", 2 * macs + extra)]
     return Cost(node.kind, params, macs, 2 * macs + extra, tuple(terms), "ok", pnote)
+
+
+# a cell runs as aten::linear in fvcore's trace
+counted("LSTMCell", "GRUCell", "RNNCell", torchinfo="macs", fvcore="macs", flop_counter="macs")
 
 
 @backward("LSTM", "GRU", "RNN")

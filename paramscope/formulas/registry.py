@@ -5,7 +5,8 @@ A formula takes a :class:`~paramscope.graph.LayerNode` and returns a
 ``explain`` never re-derives anything.  Register with :func:`formula`; a second
 registration of the same kind raises.  A kind with no formula is *unsupported*:
 :func:`cost_of` returns a Cost with ``status="unsupported"`` and ``macs=None``,
-never a silent zero.  No torch import here.
+never a silent zero.  What each measurer counts for a kind is declared beside its formula
+with :func:`counted` (:class:`Counts`; one default, :data:`DEFAULT_COUNTS`).  No torch import here.
 """
 
 from __future__ import annotations
@@ -79,6 +80,65 @@ A kind's module class is ``torch.nn.<Kind>`` when torch.nn defines it; see
 """
 
 
+@dataclass(frozen=True)
+class Counts:
+    """What each measurer counts for a kind, declared beside its formula with :func:`counted`.
+
+    A rule is a word or a function.  ``torchinfo``: ``"macs"`` (its weight rule stands for
+    the formula's MACs; the rest is bias terms) or ``"params"`` (its parameter rule counts
+    this kind's other terms).  ``fvcore``: ``"macs"`` (1 flop per MAC), ``"ignored"`` (an op
+    in its ignore list: 0, silently), ``"zero"`` (no op it sees: 0, silently) or a function
+    ``(node, cost, graph) -> NodeCount`` (its handle, or an op it reports unsupported: see
+    :mod:`paramscope.measure.fvcore`).  ``flop_counter``: ``"macs"`` (2 per MAC) or ``"zero"``,
+    for module calls (a function call is counted from the aten ops it ran).
+    ``flop_counter_cpu``: None when FlopCounterMode counts a CPU run as a meta one, else a
+    function ``(node, cost) -> (MACs not counted on the CPU, the kernel that runs them)``.
+    """
+
+    torchinfo: str = "params"
+    fvcore: str | Callable = "zero"
+    flop_counter: str = "zero"
+    flop_counter_cpu: Callable | None = None
+
+
+#: The one default, for a kind that declares nothing: it runs no op a tool counts --
+#: torchinfo counts its parameters by its own rule, fvcore and FlopCounterMode count 0
+#: (a kind with MACs that declares nothing has no FlopCounterMode rule: ``no-formula``).
+DEFAULT_COUNTS = Counts()
+#: kind -> what each measurer counts for it; a kind not listed: DEFAULT_COUNTS
+_COUNTS: dict[str, Counts] = {}
+
+
+def counted(*kinds: str, torchinfo: str = DEFAULT_COUNTS.torchinfo,
+            fvcore: str | Callable = DEFAULT_COUNTS.fvcore,
+            flop_counter: str = DEFAULT_COUNTS.flop_counter,
+            flop_counter_cpu: Callable | None = None) -> None:
+    """Declare what each measurer counts for ``kinds`` (see :class:`Counts`); once per kind."""
+    registrar(_COUNTS, "what the measurers count")(*kinds)(
+        Counts(torchinfo, fvcore, flop_counter, flop_counter_cpu))
+
+
+def rules_for(kind: "str | LayerNode") -> Counts:
+    """What each measurer counts for ``kind`` (a node: the kind its formula is registered
+    under, ``op`` for a function call costed from its aten ops); DEFAULT_COUNTS if undeclared."""
+    if not isinstance(kind, str):
+        kind = formula_kind(kind)
+    return _COUNTS.get(kind, DEFAULT_COUNTS)
+
+
+def declared_counts() -> dict[str, Counts]:
+    """kind -> its declared :class:`Counts` (kinds on DEFAULT_COUNTS are not listed)."""
+    return dict(_COUNTS)
+
+
+def formula_kind(node: LayerNode) -> str:
+    """The registry key that costs ``node``: its kind, or ``op`` for a function call with no
+    kind of its own (costed from its aten ops)."""
+    if node.kind not in _REGISTRY and "callable" in node.hparams:
+        return "op"
+    return node.kind
+
+
 def module_classes(kind: str, *paths: str) -> None:
     """Declare module classes outside torch.nn that are ``kind``, by dotted path (resolved
     by identity, and only when their package is already imported)."""
@@ -119,9 +179,7 @@ def cost_of(node: LayerNode) -> Cost:
     functional ops were recorded) counts its own parameters and no arithmetic: the
     ops it called carry that.
     """
-    fn = _REGISTRY.get(node.kind)
-    if fn is None and "callable" in node.hparams:  # a function call costed from its aten ops
-        fn = _REGISTRY["op"]
+    fn = _REGISTRY.get(formula_kind(node))  # a function call: costed from its aten ops ("op")
     if fn is None and node.hparams.get("composite"):
         counted = ({n: p.numel for n, p in node.params.items() if not p.tied_to}
                    if node.counts_params else {})

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from paramscope.formulas._expr import per_element, zero
 from paramscope.formulas.hparams import positional
-from paramscope.formulas.registry import Cost, formula, functional
+from paramscope.formulas.registry import Cost, counted, formula, functional
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward, elementwise
 from paramscope.graph import LayerNode
 
@@ -32,6 +33,11 @@ def resample(node: LayerNode) -> Cost:
         return zero(node, f"{mode} interpolation copies inputs")
     cost, why = RESAMPLE_FLOPS[mode]
     return per_element(node, cost, f"{mode}: {why}")
+
+
+counted("Upsample", fvcore=fv.upsample())
+counted("UpsamplingNearest2d", fvcore=fv.upsample("nearest"))
+counted("UpsamplingBilinear2d", fvcore=fv.upsample("bilinear"))
 
 
 functional("interpolate", extract=positional(

@@ -7,8 +7,9 @@ from math import prod
 from paramscope.graph import LayerNode
 from paramscope.formulas._expr import same_shape, zero
 from paramscope.formulas.hparams import positional
-from paramscope.formulas.registry import (Cost, formula, functional, module_classes, ShapeError,
-                                          shape_rule, Term)
+from paramscope.formulas.registry import (Cost, counted, formula, functional, module_classes, shape_rule,
+                                          ShapeError, Term)
+from paramscope.measure import fvcore as fv
 from paramscope.formulas.backward import Backward, backward
 
 #: kind -> why it costs nothing.
@@ -59,6 +60,15 @@ def unflatten_out_shape(h, in_shape):
                          f"of size {in_shape[dim]}")
     sizes = tuple(in_shape[dim] // known if s == -1 else s for s in sizes)
     return (*in_shape[:dim], *sizes, *in_shape[dim + 1:])
+
+
+# fvcore ignores dropout and flatten; the other ops it has no handle for
+counted("Flatten", "Identity", fvcore="ignored")
+counted("Unflatten", fvcore=fv.unsupported("unflatten"))
+counted("Dropout", fvcore=fv.dropout)
+counted("Dropout1d", "Dropout2d", "Dropout3d", fvcore=fv.unsupported("feature_dropout"))
+counted("AlphaDropout", fvcore=fv.unsupported("alpha_dropout"))
+counted("FeatureAlphaDropout", fvcore=fv.unsupported("feature_alpha_dropout"))
 
 
 functional("flatten", extract=positional("Flatten", ("start_dim", "end_dim"),

@@ -14,6 +14,7 @@ _PATHS = {
     "torchinfo": "paramscope.measure.torchinfo:TorchinfoMeasurer",
     "fvcore": "paramscope.measure.fvcore:FvcoreMeasurer",
     "flop_counter": "paramscope.measure.flop_counter:FlopCounterMeasurer",
+    "flop_counter_cpu": "paramscope.measure.flop_counter:CpuFlopCounterMeasurer",
 }
 
 

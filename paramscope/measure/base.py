@@ -132,6 +132,10 @@ class Measurer(ABC):
     def finish(self, graph: Graph, pred: Prediction) -> None:
         """Add tool-specific totals (params, memory) to ``pred``; nothing by default."""
 
+    def annotate(self, measurement: Measurement, others: Mapping[str, Measurement]) -> None:
+        """Add to ``measurement`` what the other tools' runs of the same model tell (``others``:
+        tool name -> Measurement); nothing by default."""
+
 
 def _op_name(node: LayerNode) -> str:
     """How a report names what a node ran: its kind, with the aten ops of a function call."""
@@ -179,12 +183,65 @@ def failed(tool: str, err: BaseException) -> Measurement:
     return Measurement(tool, "failed", note=f"{type(err).__name__}: {clip(str(err))}")
 
 
-#: kinds whose MACs the tools count as convolution / matrix products.
-CONV_KINDS = frozenset(f"Conv{n}d" for n in (1, 2, 3)) | frozenset(
-    f"ConvTranspose{n}d" for n in (1, 2, 3))
-RECURRENT_KINDS = frozenset({"LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"})
-MAC_KINDS = CONV_KINDS | RECURRENT_KINDS | {"Linear", "matmul", "einsum", "MultiheadAttention",
-                                            "scaled_dot_product_attention"}
+def mha_fast_path(node: LayerNode) -> bool:
+    """Whether torch runs this nn.MultiheadAttention call as its fused CPU fast path, one
+    aten._native_multi_head_attention (fvcore and a CPU FlopCounterMode run count it 0):
+    eval without grad (as both run), a batched batch_first self-attention with in-projection
+    biases, no bias_k / add_zero_attn, an even number of heads and kdim = vdim = embed_dim."""
+    h = node.hparams
+    (_, _, E), (_, _, kdim), (_, _, vdim) = h["q_shape"], h["k_shape"], h["v_shape"]
+    batched = not node.in_shapes or len(node.in_shapes[0]) == 3
+    return bool(batched and not node.training and h.get("batch_first") and h.get("self_attention")
+                and h.get("in_proj_bias") and not h.get("bias_k") and not h.get("add_zero_attn")
+                and h["num_heads"] % 2 == 0 and kdim == vdim == E)
+
+
+#: default limit on the real memory a CPU run may use (params + activations + input), bytes.
+DEFAULT_BUDGET = 2_000_000_000
+BUDGET_ENV = "PARAMSCOPE_FVCORE_BUDGET"
+
+
+class RealRun:
+    """Mixin of a measurer that runs a real CPU copy of the model: only when the predicted
+    memory fits ``budget_bytes`` (default: ``PARAMSCOPE_FVCORE_BUDGET`` or 2 GB)."""
+
+    def __init__(self, budget_bytes: int | None = None) -> None:
+        if budget_bytes is None:
+            import os
+
+            from paramscope.tracing.inputs import parse_bytes
+
+            raw = os.environ.get(BUDGET_ENV)
+            budget_bytes = DEFAULT_BUDGET if raw is None else parse_bytes(raw, BUDGET_ENV)
+        self.budget_bytes = budget_bytes
+
+    @staticmethod
+    def estimate_bytes(graph: Graph) -> int:
+        """Real memory a CPU run needs: params + every recorded output + the input."""
+        from math import prod
+
+        from paramscope.graph import dtype_bytes
+
+        params = sum(p.numel * dtype_bytes(p.dtype) for n in graph.nodes if n.counts_params
+                     for p in n.params.values())
+        params += sum(p.numel * dtype_bytes(p.dtype) for infos in graph.unowned_params().values()
+                      for p in infos.values())
+        acts = sum(prod(n.out_shape) * dtype_bytes(n.dtype) for n in graph.nodes)
+        inputs = graph.input_shape
+        return params + acts + (inputs.nbytes(graph.dtype) if hasattr(inputs, "nbytes")
+                                else prod(inputs) * dtype_bytes(graph.dtype))
+
+    def over_budget(self, graph: Graph) -> Measurement | None:
+        """A ``skipped`` Measurement saying how to force the run, when it does not fit."""
+        need = self.estimate_bytes(graph)
+        if need <= self.budget_bytes:
+            return None
+        name = getattr(self, "name", type(self).__name__)
+        return Measurement(name, "skipped", note=(
+            f"{name} needs real CPU tensors: predicted {need / 1e9:.2f} GB (params + "
+            f"activations + input) exceeds the budget of {self.budget_bytes / 1e9:.2f} GB; "
+            f"force it with --fvcore-budget {max(1, int(need / 1e9 + 1))}GB, {BUDGET_ENV}, "
+            f"or {type(self).__name__}(budget_bytes=...) / analyze(..., fvcore_budget=...)"))
 
 
 def unsupported_note(ops: Mapping[str, Any]) -> str:

@@ -2,45 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from math import prod
 
 from paramscope.graph import Graph, LayerNode
-from paramscope.measure.base import (CONV_KINDS, LayerCount, Measurement, Measurer, NodeCount,
-                                     exclusive)
+from paramscope.measure.base import (LayerCount, Measurement, Measurer, NodeCount, RealRun,
+                                     exclusive, mha_fast_path)
 
-#: default limit on the real memory fvcore may use (params + activations + input), bytes.
-DEFAULT_BUDGET = 2_000_000_000
-BUDGET_ENV = "PARAMSCOPE_FVCORE_BUDGET"
-
-#: kinds whose jit op fvcore has no handle for (reported by ``unsupported_ops()``);
-#: ``_`` is appended for in-place calls.
-UNSUPPORTED_OPS: dict[str, str] = {
-    "ReLU6": "hardtanh", "Hardtanh": "hardtanh", "Sigmoid": "sigmoid", "Tanh": "tanh",
-    "SiLU": "silu", "GELU": "gelu", "Hardswish": "hardswish", "Hardsigmoid": "hardsigmoid",
-    "LeakyReLU": "leaky_relu", "ELU": "elu", "CELU": "celu", "SELU": "selu", "Mish": "mish",
-    "Softplus": "softplus", "PReLU": "prelu", "Softmax": "softmax", "LogSoftmax": "log_softmax",
-    "Embedding": "embedding", "add": "add", "mul": "mul",
-    "LSTM": "lstm", "GRU": "gru", "RMSNorm": "rms_norm",
-    "scaled_dot_product_attention": "scaled_dot_product_attention",
-    **{f"Dropout{n}d": "feature_dropout" for n in (1, 2, 3)},
-    **{f"MaxPool{n}d": f"max_pool{n}d" for n in (1, 2, 3)},
-    **{f"AvgPool{n}d": f"avg_pool{n}d" for n in (1, 2, 3)},
-    **{f"AdaptiveMaxPool{n}d": f"adaptive_max_pool{n}d" for n in (1, 2, 3)},
-    "AdaptiveAvgPool1d": "adaptive_avg_pool1d", "AdaptiveAvgPool3d": "adaptive_avg_pool3d",
-}
-#: kinds whose ops fvcore ignores by definition (``_IGNORED_OPS``) or that run no op.
-IGNORED_KINDS = frozenset({"ReLU", "Dropout", "Flatten", "Unflatten", "Identity"})
-#: upsampling kinds -> their fixed mode (None: the node's own ``mode``)
-UPSAMPLE_MODES = {"Upsample": None, "UpsamplingNearest2d": "nearest", "UpsamplingBilinear2d": "bilinear"}
-RECURRENT_CELLS = frozenset({"LSTMCell", "GRUCell", "RNNCell"})
 #: function names fvcore's _IGNORED_OPS lists (counted 0 without a report).
 IGNORED_FUNCTIONS = frozenset({"relu", "relu_", "dropout", "dropout_", "flatten", "view", "reshape",
                                "t", "transpose", "permute", "cat", "stack", "expand", "contiguous"})
-NORM_AFFINE_ARG = {"GroupNorm": "affine", "LayerNorm": "elementwise_affine",
-                   **{f"InstanceNorm{n}d": "affine" for n in (1, 2, 3)}}
-BATCH_NORMS = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"})
 
 
 def fvcore_einsum(equation: str, shapes) -> int:
@@ -73,7 +44,7 @@ def fvcore_einsum(equation: str, shapes) -> int:
     return int(printed // 2)
 
 
-class FvcoreMeasurer(Measurer):
+class FvcoreMeasurer(RealRun, Measurer):
     """fvcore's ``FlopCountAnalysis``: a jit trace on real CPU tensors, per-op handles."""
 
     name = "fvcore"
@@ -96,28 +67,6 @@ class FvcoreMeasurer(Measurer):
         "fvcore cannot trace on meta, so it runs on a zero-filled CPU copy, only when the "
         "predicted memory (params + activations + input) fits a budget.")
 
-    def __init__(self, budget_bytes: int | None = None) -> None:
-        if budget_bytes is None:
-            from paramscope.tracing.inputs import parse_bytes
-
-            raw = os.environ.get(BUDGET_ENV)
-            budget_bytes = DEFAULT_BUDGET if raw is None else parse_bytes(raw, BUDGET_ENV)
-        self.budget_bytes = budget_bytes
-
-    @staticmethod
-    def estimate_bytes(graph: Graph) -> int:
-        """Real memory fvcore needs: params + every recorded output + the input."""
-        from paramscope.graph import dtype_bytes
-
-        params = sum(p.numel * dtype_bytes(p.dtype) for n in graph.nodes if n.counts_params
-                     for p in n.params.values())
-        params += sum(p.numel * dtype_bytes(p.dtype) for infos in graph.unowned_params().values()
-                      for p in infos.values())
-        acts = sum(prod(n.out_shape) * dtype_bytes(n.dtype) for n in graph.nodes)
-        inputs = graph.input_shape
-        return params + acts + (inputs.nbytes(graph.dtype) if hasattr(inputs, "nbytes")
-                                else prod(inputs) * dtype_bytes(graph.dtype))
-
     def measure(self, model, input_shape, dtype="float32", *, graph=None) -> Measurement:
         import torch
 
@@ -126,13 +75,9 @@ class FvcoreMeasurer(Measurer):
         from paramscope.tracing.trace import trace
 
         graph = graph if graph is not None else trace(model, input_shape, dtype)
-        need = self.estimate_bytes(graph)
-        if need > self.budget_bytes:
-            return Measurement(self.name, "skipped", note=(
-                f"fvcore needs real CPU tensors: predicted {need / 1e9:.2f} GB (params + "
-                f"activations + input) exceeds the budget of {self.budget_bytes / 1e9:.2f} GB; "
-                f"force it with --fvcore-budget {max(1, int(need / 1e9 + 1))}GB, {BUDGET_ENV}, "
-                f"or FvcoreMeasurer(budget_bytes=...) / analyze(..., fvcore_budget=...)"))
+        skipped = self.over_budget(graph)
+        if skipped is not None:
+            return skipped
         from paramscope.sandbox import quiet_import
 
         FlopCountAnalysis = quiet_import("fvcore.nn").FlopCountAnalysis
@@ -155,122 +100,158 @@ class FvcoreMeasurer(Measurer):
                            unsupported=dict(analysis.unsupported_ops()))
 
     def count(self, node: LayerNode, cost, graph: Graph) -> NodeCount:
-        kind, h, macs = node.kind, node.hparams, cost.macs or 0
-        if h.get("composite"):  # a module with no formula: the ops it called are their own rows
-            return NodeCount(0)
-        if kind in CONV_KINDS:
-            if isinstance(h.get("padding"), str):
-                op = "aten::_convolution_mode"
-                return NodeCount(0, {f"unsupported {op}": -macs}, {op: 1}, (
-                    f"fvcore has no handle for {op} (padding={h['padding']!r}): "
-                    f"the convolution counts 0"))
-            return NodeCount(cost.macs)
-        if kind == "Linear" or kind in RECURRENT_CELLS:  # cells are traced as aten::linear
-            return NodeCount(cost.macs)
-        if "callable" in h:
-            return self._function(node, macs)
-        if kind == "MultiheadAttention":
-            return self._attention(node, macs)
-        if kind == "einsum":
-            value = fvcore_einsum(h["equation"], h["shapes"])
-            return NodeCount(value, {"einsum: fvcore's rule": value - macs} if value != macs else {})
-        if kind == "matmul":
-            a, b = node.in_shapes[:2]
-            value = prod(a) * b[-1]  # matmul_flop_jit / bmm_flop_jit
-            diff = {"matmul: fvcore counts prod(a) × b[-1]": value - macs} if value != macs else {}
-            return NodeCount(value, diff)
-        handled = self._handled(node)
-        if handled is not None:
-            bad = {"aten::add_": 1} if self._counts_batches(node) else {}
-            return NodeCount(handled, {kind: handled - macs} if handled != macs else {}, bad)
-        op = self._unsupported_op(node)
-        if op is not None:
-            lost = {f"unsupported {op}": -macs} if macs else {}
-            blind = f"fvcore has no handle for {op}: {macs:,} MACs not counted" if macs else ""
-            return NodeCount(0, lost, {op: 1}, blind)
-        if kind in IGNORED_KINDS:
-            return NodeCount(0, {f"{kind} (ignored by fvcore)": -macs} if macs else {})
-        if cost.status == "zero":  # no arithmetic by definition (StochasticDepth, Permute ...)
-            return NodeCount(0)
-        return NodeCount(None)
+        """The kind's declared fvcore rule (:func:`paramscope.formulas.registry.counted`)."""
+        from paramscope.formulas.registry import rules_for  # (formulas import the measurers' rules)
 
-    @staticmethod
-    def _attention(node: LayerNode, macs: int) -> NodeCount:
-        """nn.MultiheadAttention on fvcore's CPU run: torch's fast path (eval, batch_first,
-        self-attention, packed biases, even heads) is one aten::_native_multi_head_attention,
-        which fvcore cannot count; otherwise it counts the four projections (aten::linear)
-        and reports aten::scaled_dot_product_attention."""
+        if node.hparams.get("composite"):  # a module with no formula: the ops it called are their own rows
+            return NodeCount(0)
+        rule = rules_for(node).fvcore
+        if callable(rule):
+            return rule(node, cost, graph)
+        if rule == "macs":
+            return NodeCount(cost.macs)
+        if rule == "ignored":
+            return _ignored(node, cost)
+        if cost.status == "unsupported":  # no formula: what fvcore sees here is unknown
+            return NodeCount(None)
+        return NodeCount(0, {f"{node.kind} (not counted by fvcore)": -cost.macs} if cost.macs else {})
+
+
+# The fvcore rules kinds declare (``counted(..., fvcore=...)`` in the formula families).
+
+def _ignored(node: LayerNode, cost) -> NodeCount:
+    """An op in fvcore's ignore list: 0, without a report."""
+    macs = cost.macs or 0
+    return NodeCount(0, {f"{node.kind} (ignored by fvcore)": -macs} if macs else {})
+
+
+def _no_handle(op: str, macs: int) -> NodeCount:
+    """fvcore has no handle for ``op``: it counts 0 and reports the op."""
+    lost = {f"unsupported {op}": -macs} if macs else {}
+    blind = f"fvcore has no handle for {op}: {macs:,} MACs not counted" if macs else ""
+    return NodeCount(0, lost, {op: 1}, blind)
+
+
+def _handled(node: LayerNode, value: int, cost, unsupported=None) -> NodeCount:
+    """A non-MAC op fvcore has a handle for, counting ``value``."""
+    macs = cost.macs or 0
+    return NodeCount(value, {node.kind: value - macs} if value != macs else {}, unsupported or {})
+
+
+def unsupported(op, *, indices: bool = False):
+    """Rule: fvcore has no handle for ``aten::<op>`` (``op`` may be a function of the node):
+    it counts 0 and reports the op, ``_`` appended for an in-place call and, with
+    ``indices``, ``_with_indices`` for a call returning them."""
+    def rule(node: LayerNode, cost, graph: Graph) -> NodeCount:
         h = node.hparams
-        (L, N, E), (S, _, kdim), (_, _, vdim) = h["q_shape"], h["k_shape"], h["v_shape"]
-        fast = (not node.training and h.get("batch_first") and h.get("self_attention")
-                and h.get("in_proj_bias") and not h.get("bias_k") and not h.get("add_zero_attn")
-                and h["num_heads"] % 2 == 0 and kdim == vdim == E)
-        if fast:
-            op = "aten::_native_multi_head_attention"
-            return NodeCount(0, {f"unsupported {op}": -macs}, {op: 1},
-                             f"fvcore has no handle for {op} (torch's CPU fast path): "
-                             f"{macs:,} MACs not counted")
-        value = L * N * E * E + S * N * kdim * E + S * N * vdim * E + L * N * E * E
-        op = "aten::scaled_dot_product_attention"
-        return NodeCount(value, {f"unsupported {op}": value - macs}, {op: 1},
-                         f"fvcore has no handle for {op}: only the projections are counted")
-
-    @staticmethod
-    def _function(node: LayerNode, macs: int) -> NodeCount:
-        """A function call costed from its aten ops: fvcore sees ``aten::<name>`` and counts
-        it when it has a handle (addmm, mm, bmm, matmul), else 0 (reported unsupported)."""
-        name = node.hparams["callable"].rpartition(".")[2]
-        shapes = node.in_shapes
-        if name == "addmm" and len(shapes) >= 3:
-            value = prod(shapes[1]) * shapes[2][-1]
-        elif name in ("mm", "bmm", "matmul") and len(shapes) >= 2:
-            value = prod(shapes[0]) * shapes[1][-1]
-        else:
-            op = f"aten::{name}"
-            lost = {f"unsupported {op}": -macs} if macs else {}
-            blind = f"fvcore has no handle for {op}: {macs:,} MACs not counted" if macs else ""
-            return NodeCount(0, lost, {op: 1} if name not in IGNORED_FUNCTIONS else {}, blind)
-        return NodeCount(value, {f"{node.kind}: fvcore's rule": value - macs} if value != macs else {})
-
-    @staticmethod
-    def _handled(node: LayerNode) -> int | None:
-        """The count of a non-MAC op fvcore has a handle for, else None."""
-        kind, h, x = node.kind, node.hparams, prod(node.in_shape)
-        if kind in BATCH_NORMS:
-            affine = h.get("affine", True)
-            if node.training or not h.get("track_running_stats", True):
-                return x * (5 if affine else 4)
-            return x * (2 if affine else 1)
-        if kind in NORM_AFFINE_ARG:
-            affine = h.get(NORM_AFFINE_ARG[kind], not kind.startswith("InstanceNorm"))
-            return x * (5 if affine else 4)
-        if kind == "AdaptiveAvgPool2d":
-            return x
-        if kind in UPSAMPLE_MODES and len(node.out_shape) == 4:
-            scale = {"nearest": 1, "bilinear": 4}.get(UPSAMPLE_MODES[kind] or h.get("mode", "nearest"))
-            return None if scale is None else scale * prod(node.out_shape)
-        return None
-
-    @staticmethod
-    def _counts_batches(node: LayerNode) -> bool:
-        """BatchNorm in training mode runs ``num_batches_tracked.add_(1)``: an aten::add_."""
-        return (node.kind in BATCH_NORMS and node.training
-                and "num_batches_tracked" in node.buffers)
-
-    @staticmethod
-    def _unsupported_op(node: LayerNode) -> str | None:
-        """The jit op fvcore will report unsupported for this node, if any."""
-        kind, h = node.kind, node.hparams
-        if kind in UPSAMPLE_MODES:
-            mode = UPSAMPLE_MODES[kind] or h.get("mode", "nearest")
-            return f"aten::upsample_{mode}{len(node.out_shape) - 2}d"
-        if kind == "Dropout" and h.get("inplace"):
-            return "aten::dropout_"
-        base = UNSUPPORTED_OPS.get(kind)
-        if kind == "RNN":
-            base = f"rnn_{h.get('nonlinearity', 'tanh')}"
-        if base is None:
-            return None
-        if kind.startswith("MaxPool") and h.get("return_indices"):
+        base = op(node) if callable(op) else op
+        if indices and h.get("return_indices"):
             base += "_with_indices"
-        return f"aten::{base}{'_' if h.get('inplace') else ''}"
+        return _no_handle(f"aten::{base}{'_' if h.get('inplace') else ''}", cost.macs or 0)
+    return rule
+
+
+def convolution(node: LayerNode, cost, graph: Graph) -> NodeCount:
+    """aten::_convolution counts the MACs; ``padding='same'/'valid'`` traces as
+    aten::_convolution_mode, which fvcore has no handle for."""
+    padding = node.hparams.get("padding")
+    if isinstance(padding, str):
+        op = "aten::_convolution_mode"
+        return NodeCount(0, {f"unsupported {op}": -(cost.macs or 0)}, {op: 1}, (
+            f"fvcore has no handle for {op} (padding={padding!r}): the convolution counts 0"))
+    return NodeCount(cost.macs)
+
+
+def dropout(node: LayerNode, cost, graph: Graph) -> NodeCount:
+    """nn.Dropout is in fvcore's ignore list, except in place (aten::dropout_: no handle)."""
+    if node.hparams.get("inplace"):
+        return _no_handle("aten::dropout_", cost.macs or 0)
+    return _ignored(node, cost)
+
+
+def batch_norm(node: LayerNode, cost, graph: Graph) -> NodeCount:
+    """batch_norm's handle: eval 2 per input element with affine, 1 without; training (or
+    no running statistics) 5 / 4.  In training ``num_batches_tracked.add_(1)`` runs an
+    aten::add_, reported unsupported."""
+    h, x = node.hparams, prod(node.in_shape)
+    affine = h.get("affine", True)
+    if node.training or not h.get("track_running_stats", True):
+        value = x * (5 if affine else 4)
+    else:
+        value = x * (2 if affine else 1)
+    counts_batches = node.training and "num_batches_tracked" in node.buffers
+    return _handled(node, value, cost, {"aten::add_": 1} if counts_batches else {})
+
+
+def norm(affine_arg: str, affine_default: bool = True):
+    """Rule: group_norm / layer_norm / instance_norm's handle, 5 per input element when the
+    hyper-parameter ``affine_arg`` is on, else 4."""
+    def rule(node: LayerNode, cost, graph: Graph) -> NodeCount:
+        affine = node.hparams.get(affine_arg, affine_default)
+        return _handled(node, prod(node.in_shape) * (5 if affine else 4), cost)
+    return rule
+
+
+def adaptive_avg_pool2d(node: LayerNode, cost, graph: Graph) -> NodeCount:
+    """adaptive_avg_pool2d's handle: 1 per input element."""
+    return _handled(node, prod(node.in_shape), cost)
+
+
+def upsample(mode: str | None = None):
+    """Rule: upsample_nearest2d (1 per output element) and upsample_bilinear2d (4) have
+    handles; any other mode or rank is an unsupported aten::upsample_<mode><n>d.  ``mode``
+    fixes the mode (UpsamplingBilinear2d), else the node's own."""
+    def rule(node: LayerNode, cost, graph: Graph) -> NodeCount:
+        m = mode or node.hparams.get("mode", "nearest")
+        scale = {"nearest": 1, "bilinear": 4}.get(m)
+        if scale is not None and len(node.out_shape) == 4:
+            return _handled(node, scale * prod(node.out_shape), cost)
+        return _no_handle(f"aten::upsample_{m}{len(node.out_shape) - 2}d", cost.macs or 0)
+    return rule
+
+
+def matmul(node: LayerNode, cost, graph: Graph) -> NodeCount:
+    """matmul_flop_jit / bmm_flop_jit: prod(a) × b[-1]."""
+    a, b = node.in_shapes[:2]
+    value, macs = prod(a) * b[-1], cost.macs or 0
+    return NodeCount(value, {"matmul: fvcore counts prod(a) × b[-1]": value - macs} if value != macs else {})
+
+
+def einsum(node: LayerNode, cost, graph: Graph) -> NodeCount:
+    """einsum_flop_jit (:func:`fvcore_einsum`)."""
+    value, macs = fvcore_einsum(node.hparams["equation"], node.hparams["shapes"]), cost.macs or 0
+    return NodeCount(value, {"einsum: fvcore's rule": value - macs} if value != macs else {})
+
+
+def attention(node: LayerNode, cost, graph: Graph) -> NodeCount:
+    """nn.MultiheadAttention on fvcore's CPU run: torch's fast path (:func:`mha_fast_path`)
+    is one aten::_native_multi_head_attention, which fvcore cannot count; otherwise it counts
+    the four projections (aten::linear) and reports aten::scaled_dot_product_attention."""
+    h, macs = node.hparams, cost.macs or 0
+    (L, N, E), (S, _, kdim), (_, _, vdim) = h["q_shape"], h["k_shape"], h["v_shape"]
+    if mha_fast_path(node):
+        op = "aten::_native_multi_head_attention"
+        return NodeCount(0, {f"unsupported {op}": -macs}, {op: 1},
+                         f"fvcore has no handle for {op} (torch's CPU fast path): "
+                         f"{macs:,} MACs not counted")
+    value = L * N * E * E + S * N * kdim * E + S * N * vdim * E + L * N * E * E
+    op = "aten::scaled_dot_product_attention"
+    return NodeCount(value, {f"unsupported {op}": value - macs}, {op: 1},
+                     f"fvcore has no handle for {op}: only the projections are counted")
+
+
+def function_call(node: LayerNode, cost, graph: Graph) -> NodeCount:
+    """A function call costed from its aten ops: fvcore sees ``aten::<name>`` and counts
+    it when it has a handle (addmm, mm, bmm, matmul), else 0 (reported unsupported)."""
+    name = node.hparams["callable"].rpartition(".")[2]
+    shapes, macs = node.in_shapes, cost.macs or 0
+    if name == "addmm" and len(shapes) >= 3:
+        value = prod(shapes[1]) * shapes[2][-1]
+    elif name in ("mm", "bmm", "matmul") and len(shapes) >= 2:
+        value = prod(shapes[0]) * shapes[1][-1]
+    else:
+        op = f"aten::{name}"
+        lost = {f"unsupported {op}": -macs} if macs else {}
+        blind = f"fvcore has no handle for {op}: {macs:,} MACs not counted" if macs else ""
+        return NodeCount(0, lost, {op: 1} if name not in IGNORED_FUNCTIONS else {}, blind)
+    return NodeCount(value, {f"{node.kind}: fvcore's rule": value - macs} if value != macs else {})

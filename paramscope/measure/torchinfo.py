@@ -7,8 +7,8 @@ from functools import lru_cache
 from math import prod
 
 from paramscope.graph import Graph, LayerNode
-from paramscope.measure.base import (MAC_KINDS, LayerCount, Measurement, Measurer, NodeCount,
-                                     PredictedLayer, Prediction)
+from paramscope.measure.base import (LayerCount, Measurement, Measurer, NodeCount, PredictedLayer,
+                                     Prediction)
 
 
 class TorchinfoMeasurer(Measurer):
@@ -71,6 +71,8 @@ class TorchinfoMeasurer(Measurer):
                                stats.trainable_params, stats.total_input, fb, pb))
 
     def count(self, node: LayerNode, cost, graph: Graph) -> NodeCount:
+        from paramscope.formulas.registry import rules_for  # (formulas import the measurers' rules)
+
         macs = cost.macs or 0
         if node.functional:
             if not macs:
@@ -90,7 +92,7 @@ class TorchinfoMeasurer(Measurer):
                 continue
             parts["bias" if "bias" in pname else "weight"] += n
         value = sum(parts.values())
-        if node.kind not in MAC_KINDS:
+        if rules_for(node).torchinfo != "macs":  # its parameter rule counts this kind's terms
             return NodeCount(value, {node.kind: value - macs} if value != macs else {})
         diffs = {"bias terms": parts["bias"]} if parts["bias"] else {}
         if parts["weight"] != macs:
@@ -155,7 +157,6 @@ def _leftover_params(graph: Graph, pred: Prediction) -> tuple[int, int]:
     for name in listed:
         if name:
             kids.setdefault(name.rpartition(".")[0], []).append(name)
-    called = [n for n in sorted(listed, key=lambda n: n.count(".") + bool(n)) if n not in leaves]
 
     def leftover(subtree: dict[str, int], leaf: dict[str, int]) -> dict[str, int]:
         below: dict[str, int] = {}  # Σ over all rows below: leaf params or container leftover

@@ -99,6 +99,8 @@ def compare(model, input_shape, dtype: str = "float32",
             measurements[m.name] = m.measure(model, input_shape, dtype, graph=graph)
         except Exception as err:
             measurements[m.name] = failed(m.name, err)
+    for m in measurers:  # e.g. FlopCounterMode's meta note gives the CPU run's figure
+        m.annotate(measurements[m.name], measurements)
     return reconcile(graph, {m.name: m for m in measurers}, predictions, measurements)
 
 

@@ -69,8 +69,9 @@ def run_measurers(report: Report, subject, tools: tuple[str, ...], fvcore_budget
             report.measurers[tool] = MeasurerResult(tool, "", "failed",
                                                     note=f"could not build the model on meta: {err}")
         return
-    measurers = [registry[tool](budget_bytes=fvcore_budget) if tool == "fvcore" and fvcore_budget
-                 else registry[tool]() for tool in tools]
+    measurers = [registry[tool](budget_bytes=fvcore_budget)  # the tools that run on real tensors
+                 if tool in ("fvcore", "flop_counter_cpu") and fvcore_budget else registry[tool]()
+                 for tool in tools]
     joined = compare(model, graph.input_shape, graph.dtype, tools=measurers, graph=graph)
     first_row = {}
     for row in report.layers:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from paramscope.reconciling.comparison import ARITHMETIC_ROWS, Aligned, Comparison
+from paramscope.reconciling.comparison import ARITHMETIC_ROWS, Comparison
 from paramscope.render.export import Col, Grid, csv_shape
-from paramscope.reconciling.grouping import Group
-from paramscope.render.units import commas, human, nbytes, percent, ratio_text, shape_text
+from paramscope.render.units import commas, human, nbytes, percent, shape_text
 from paramscope.reconciling.report import LayerRow, Report
 from paramscope.tracing.depth import DEFINITION as DEPTH_DEFINITION, LABEL as DEPTH_LABEL
 

@@ -96,7 +96,7 @@ def perf_totals_grid(report: Report) -> Grid:
     grid = Grid([Col("performance"), Col("value", numeric=True)])
     t = p.get("time", {})
     if t.get("status") == "ok":
-        total, timed = t["total"], t["timed_pass"]
+        total = t["total"]
         cov = t["layer_coverage"]
         grid.add("measured on", f"{t['device']}, {t['threads']} thread(s), "
                  + ("CPU time of this process" if t.get("clock") == "cpu" else "wall-clock time"))

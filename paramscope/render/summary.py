@@ -17,7 +17,7 @@ from paramscope.render.units import commas, human, nbytes, percent, shape_text, 
 from paramscope.reconciling.report import Report
 
 TOOL_TITLES = {"torchinfo": "torchinfo mult-adds", "fvcore": "fvcore FLOPs",
-               "flop_counter": "FlopCounterMode FLOPs"}
+               "flop_counter": "FlopCounterMode FLOPs", "flop_counter_cpu": "FlopCounterMode CPU FLOPs"}
 _MARK = {"match": "✓", "mismatch": "✗", "unsupported": "?", "skipped": "-", "failed": "!"}
 #: the status legend printed under a table that shows statuses
 LEGEND = ("status: ✓ match  ✗ mismatch  ? unsupported (by a tool)  no-formula (paramscope has none)  - skipped  "

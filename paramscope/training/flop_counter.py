@@ -10,8 +10,10 @@ channels instead of C_in/groups (× groups).
 from __future__ import annotations
 
 from paramscope.formulas.backward import backward_of
+from paramscope.formulas.conv import CONV_KINDS, TRANSPOSED_KINDS
+from paramscope.formulas.registry import rules_for
 from paramscope.graph import Graph, LayerNode
-from paramscope.measure.base import CONV_KINDS, MAC_KINDS, LayerCount, Measurement, NodeCount
+from paramscope.measure.base import LayerCount, Measurement, NodeCount
 from paramscope.measure.flop_counter import FlopCounterMeasurer
 
 BACKWARD = "backward pass (paramscope backward FLOPs)"
@@ -59,11 +61,11 @@ class TrainFlopCounterMeasurer(FlopCounterMeasurer):
         diffs = dict(fwd.differences)
         if back.flops:
             diffs[BACKWARD] = back.flops
-        if node.kind in MAC_KINDS:
+        if rules_for(node).flop_counter == "macs":
             value = 2 * back.macs
             if back.flops - value:
                 diffs["backward non-MAC FLOPs (not counted)"] = -(back.flops - value)
-            groups = node.hparams.get("groups", 1) if node.kind in CONV_KINDS else 1
+            groups = node.hparams.get("groups", 1) if node.kind in CONV_KINDS + TRANSPOSED_KINDS else 1
             if groups != 1 and back.grad_weight_macs:
                 extra = 2 * back.grad_weight_macs * (groups - 1)
                 diffs["grouped conv grad_weight (counted × groups)"] = extra
