@@ -123,11 +123,18 @@ def _spec_subject(t, input_shape, batch, req, overrides, dtype) -> Subject:
 
 def resolved_subject(resolved, dtype: str = "float32") -> Subject:
     """The Subject of an already resolved spec (sweeps resolve one parsed document many times)."""
+    from dataclasses import replace
+
     resolved.graph.dtype = dtype
+    if dtype != "float32":  # every output and parameter in --dtype, as in the built model
+        resolved.graph.nodes = [replace(n, dtype=dtype, params={k: replace(p, dtype=dtype)
+                                                                for k, p in n.params.items()})
+                                for n in resolved.graph.nodes]
 
     def meta_model():  # inference, like the spec graph (BatchNorm counts depend on the mode)
         from paramscope.building.builder import module_from_resolved
-        return module_from_resolved(resolved, device="meta").eval()
+        from paramscope.tracing.trace import torch_dtype
+        return module_from_resolved(resolved, device="meta").eval().to(torch_dtype(dtype))
 
     def depth():
         from paramscope.tracing.depth import spec_depth
@@ -212,6 +219,18 @@ def _decode_subject(model, label, config, inputs, context, dtype, mask) -> Subje
     return subject
 
 
+def _in_dtype(model, dtype: str):
+    """``(model, 0)`` when its floating-point tensors are all in ``dtype``; else a meta copy
+    cast to ``dtype`` and how many tensors were cast (the original is never modified)."""
+    from paramscope.building.materialize import meta_clone
+    from paramscope.tracing.trace import torch_dtype
+
+    target = torch_dtype(dtype)
+    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    cast = sum(t.dtype != target for t in tensors)
+    return (meta_clone(model).to(target), cast) if cast else (model, 0)
+
+
 def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=None, budget=None,
                     fallback: bool = True) -> Subject:
     """Trace ``model`` on its inputs: a shape, an InputSet, or ``req`` read against the
@@ -240,6 +259,7 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
         check_numel(tuple(shape))
     hooks = sum(len(getattr(m, attr, ())) for m in model.modules()
                 for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"))
+    original, model, cast = model, *_in_dtype(model, dtype)
     notes, device, cpu_flops = [], "meta", None
     try:
         graph = trace(model, shape, dtype=dtype)
@@ -248,8 +268,11 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
 
         if not fallback or not is_data_dependent(err):
             raise
-        graph, notes, cpu_flops = run_on_cpu(model, shape, dtype, budget or _default_budget(), err, rebuild)
+        graph, notes, cpu_flops = run_on_cpu(original, shape, dtype, budget or _default_budget(), err, rebuild)
         device = "cpu"
+    if cast:
+        notes.insert(0, f"analysed in {dtype}: a meta copy of the model with its {cast} floating-point "
+                        f"parameters and buffers cast to {dtype} (as model.to(torch.{dtype}))")
     unowned = {name: sum(p.numel for p in infos.values() if not p.tied_to)
                for name, infos in graph.unowned_params().items()}
     buffers = sum(b.numel() for b in model.buffers())

@@ -91,7 +91,7 @@ def run_on_cpu(model, inputs, dtype: str, budget: int, meta_error: ParamscopeErr
     ParamscopeError if over budget."""
     from paramscope.tracing.forward import input_text
     from paramscope.tracing.input_spec import as_input_set
-    from paramscope.tracing.trace import trace
+    from paramscope.tracing.trace import torch_dtype, trace
 
     before = list(getattr(meta_error, "nodes", []))
     stopped_after = len(before)
@@ -106,6 +106,7 @@ def run_on_cpu(model, inputs, dtype: str, budget: int, meta_error: ParamscopeErr
     from torch.utils.flop_counter import FlopCounterMode
 
     real, weights = real_copy(model, rebuild)
+    real = real.to(torch_dtype(dtype))  # analysed in --dtype, as the meta path is
     counter = FlopCounterMode(display=False)  # measures the very same run
     with counter:
         graph = trace(real, inputs, dtype, device="cpu")
