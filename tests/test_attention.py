@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+import paramscope
 from paramscope.formulas import cost_of
 from paramscope.tracing.trace import trace
 
@@ -78,3 +79,35 @@ def test_scaled_dot_product_attention_called_directly():
     node = next(n for n in trace(SDPA(), (2, 4, 6, 8)).nodes if n.kind == "scaled_dot_product_attention")
     assert cost_of(node).macs == 2 * 4 * 6 * 11 * 8 * 2
     assert 2 * cost_of(node).macs == flops
+
+
+class _Attend(nn.Module):
+    """nn.MultiheadAttention called as users call it: need_weights (torch's default) or not,
+    with or without a key padding mask, bias_k."""
+
+    def __init__(self, batch_first: bool, need_weights: bool, masked: bool, bias_kv: bool) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(64, 4, batch_first=batch_first, add_bias_kv=bias_kv)
+        self.need_weights, self.masked = need_weights, masked
+
+    def forward(self, x):
+        batch, length = (x.shape[0], x.shape[1]) if self.attn.batch_first else (x.shape[1], x.shape[0])
+        mask = torch.zeros(batch, length, dtype=torch.bool, device=x.device) if self.masked else None
+        return self.attn(x, x, x, need_weights=self.need_weights, key_padding_mask=mask)[0]
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("bias_kv", [False, True])
+@pytest.mark.parametrize("training", [True, False])
+def test_every_multihead_attention_path_is_predicted_for_every_tool(batch_first, need_weights, masked, bias_kv,
+                                                                    training):
+    """torch runs MultiheadAttention as its fused fast path, as bmm / baddbmm (need_weights,
+    masked) or as scaled-dot-product attention: every tool's figure is predicted exactly."""
+    model = _Attend(batch_first, need_weights, masked, bias_kv).train(training)
+    report = paramscope.analyze(model, (5, 7, 64))
+    for tool, m in report.measurers.items():
+        assert m.status in ("match", "unsupported"), (tool, m.status, m.explanation)
+        metric = m.extra["metric"]
+        assert m.extra["paramscope_total"] + sum(d.amount for d in m.explanation) == m.total[metric]

@@ -83,7 +83,7 @@ MHA_ARGS = ("query", "key", "value", "embed_dim_to_check", "num_heads", "in_proj
 
 def _mha(name, args, kwargs, out_shape):
     """``F.multi_head_attention_forward``: q/k/v shapes (L×N×E), heads and biases."""
-    b = bind(MHA_ARGS + ("training", "key_padding_mask", "need_weights"), args, kwargs)
+    b = bind(MHA_ARGS + ("training", "key_padding_mask", "need_weights", "attn_mask"), args, kwargs)
     shapes = [shape_of(b.get(k)) for k in ("query", "key", "value")]
     if any(len(s) == 2 for s in shapes):  # unbatched (L, E): one sequence
         shapes = [(s[0], 1, s[1]) for s in shapes]
@@ -97,6 +97,7 @@ def _mha(name, args, kwargs, out_shape):
         "bias_k": b.get("bias_k") is not None,
         "add_zero_attn": bool(b.get("add_zero_attn", False)),
         "need_weights": bool(b.get("need_weights", True)), "dropout_p": float(b.get("dropout_p") or 0),
+        "masked": b.get("attn_mask") is not None or b.get("key_padding_mask") is not None,
         "self_attention": b.get("query") is b.get("key") is b.get("value")}
 
 

@@ -225,8 +225,10 @@ def einsum(node: LayerNode, cost, graph: Graph) -> NodeCount:
 
 def attention(node: LayerNode, cost, graph: Graph) -> NodeCount:
     """nn.MultiheadAttention on fvcore's CPU run: torch's fast path (:func:`mha_fast_path`)
-    is one aten::_native_multi_head_attention, which fvcore cannot count; otherwise it counts
-    the four projections (aten::linear) and reports aten::scaled_dot_product_attention."""
+    is one aten::_native_multi_head_attention, which fvcore cannot count; with need_weights
+    (torch's default) the scores are aten::bmm (counted) or, with a mask, aten::baddbmm (not
+    counted) and the weighted values aten::bmm; otherwise fvcore counts the four projections
+    (aten::linear) and reports aten::scaled_dot_product_attention."""
     h, macs = node.hparams, cost.macs or 0
     (L, N, E), (S, _, kdim), (_, _, vdim) = h["q_shape"], h["k_shape"], h["v_shape"]
     if mha_fast_path(node):
@@ -234,6 +236,13 @@ def attention(node: LayerNode, cost, graph: Graph) -> NodeCount:
         return NodeCount(0, {f"unsupported {op}": -macs}, {op: 1},
                          f"fvcore has no handle for {op} (torch's CPU fast path): "
                          f"{macs:,} MACs not counted")
+    if h.get("need_weights", True):
+        if not h.get("masked"):
+            return NodeCount(macs)
+        scores = N * L * (S + int(h.get("bias_k", False)) + int(h.get("add_zero_attn", False))) * E
+        op = "aten::baddbmm"
+        return NodeCount(macs - scores, {f"unsupported {op}": -scores}, {op: 1},
+                         f"fvcore has no handle for {op} (masked Q·Kᵀ): {scores:,} MACs not counted")
     value = L * N * E * E + S * N * kdim * E + S * N * vdim * E + L * N * E * E
     op = "aten::scaled_dot_product_attention"
     return NodeCount(value, {f"unsupported {op}": value - macs}, {op: 1},
