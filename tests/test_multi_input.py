@@ -204,3 +204,35 @@ def test_cli_torchscript_is_named_in_one_line(factories):
 def test_spec_targets_take_one_plain_input(cli):
     code, out, err = cli("summary", "resnet18", "--input", "a=1x3x224x224", "--measure", "none")
     assert code == 2 and "takes one input tensor" in err and "Traceback" not in err
+
+
+class SelectAttend(nn.Module):
+    """Value-dependent sizes, then attention and a biased Linear: FlopCounterMode's CPU run
+    counts the fused attention kernel 0 and the bias never."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        kept = x[x > 0.5]
+        q = kept[: kept.numel() // 4 * 4].view(1, 1, -1, 4)
+        return self.fc(torch.nn.functional.scaled_dot_product_attention(q, q, q))
+
+
+def test_cpu_fallback_predicts_the_cpu_kernels_and_explains_in_data():
+    import json
+
+    model = SelectAttend()
+    report = analyze(model, input_shape=(2, 50), measure="flop_counter")
+    x = torch.rand((2, 50), generator=torch.Generator().manual_seed(0))  # the documented seeded input
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model.eval()(x)
+    measured = report.measurers["flop_counter"]
+    assert measured.total["flops (2 per MAC)"] == counter.get_total_flops()
+    assert measured.status == "match", measured.explanation
+    total = measured.extra["paramscope_total"] + sum(d.amount for d in measured.explanation)
+    assert total == counter.get_total_flops()
+    assert any("scaled_dot_product_attention" in d.category for d in measured.explanation)  # named
+    assert json.loads(json.dumps(report.to_dict()))["measurers"]["flop_counter"]["explanation"]

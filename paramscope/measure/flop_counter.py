@@ -230,8 +230,8 @@ class CpuFlopCounterMeasurer(RealRun, FlopCounterMeasurer):
         if meta.value is None or rule is None:
             return meta
         macs, kernel = rule(node, cost)
-        if not macs:
-            return meta
+        if not macs or any(kernel.startswith(f"aten.{call.op}") for call in node.aten):
+            return meta  # nothing to take off, or traced on the CPU: its aten ops are the CPU kernel's
         diffs = dict(meta.differences)
         label = f"{node.kind} on the CPU: {kernel} (not counted)"
         diffs[label] = diffs.get(label, 0) - 2 * macs

@@ -129,14 +129,14 @@ def run_on_cpu(model, inputs, dtype: str, budget: int, meta_error: ParamscopeErr
 
 
 def flop_counter_result(graph, measured: int):
-    """The MeasurerResult of FlopCounterMode run during the CPU pass, against its prediction."""
-    from paramscope.measure.flop_counter import FlopCounterMeasurer
-    from paramscope.reconciling.report import MeasurerResult
+    """The MeasurerResult of FlopCounterMode run during the CPU pass, against its prediction
+    under the CPU rules (fused attention and oneDNN kernels count 0 there)."""
+    from paramscope.measure.flop_counter import CpuFlopCounterMeasurer, FlopCounterMeasurer
+    from paramscope.reconciling.report import Difference, MeasurerResult
 
-    tool = FlopCounterMeasurer()
-    pred = tool.predict(graph)
+    tool, pred = FlopCounterMeasurer(), CpuFlopCounterMeasurer().predict(graph)
     status = "unsupported" if pred.total is None else "match" if pred.total == measured else "mismatch"
-    explanation = [f"{category}: {amount:+,}" for category, amount in pred.differences.items() if amount]
+    explanation = [Difference(category, amount) for category, amount in pred.differences.items() if amount]
     return MeasurerResult(tool.name, tool.convention, status, {tool.metric: measured}, {tool.metric: pred.total},
                           note="measured during the real CPU run (totals only: no per-module split)",
                           explanation=explanation,
