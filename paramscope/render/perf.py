@@ -158,7 +158,7 @@ PERF_CSV = ("name", "kind", "flops", "bytes", "intensity", "roofline_time_s", "b
 
 
 def perf_csv(report: Report) -> str:
-    """One row per layer call; numbers unformatted, the receptive field as ``size/jump`` per axis."""
+    """One row per layer call; numbers unformatted, the receptive field as ``7x7 /2`` (sizes, jump)."""
     from paramscope.render.export import csv_text
 
     rows = []
@@ -166,7 +166,8 @@ def perf_csv(report: Report) -> str:
         q, t = r.perf, r.perf.get("time") or {}
         rows.append([r.node.key, r.node.kind, r.cost.flops, q.get("bytes"), q.get("intensity"),
                      q.get("roofline_time"), q.get("bound"), t.get("median_s"), t.get("min_s"), t.get("max_s"),
-                     q.get("time_share"), q.get("achieved_flops_per_s"), rf_text(q.get("receptive_field"))])
+                     q.get("time_share"), q.get("achieved_flops_per_s"),
+                     rf_text(q.get("receptive_field")).replace("×", "x")])  # CSV spells sizes 7x7
     return csv_text(PERF_CSV, rows)
 
 

@@ -93,7 +93,7 @@ def shape_text(shape) -> str:
     from paramscope.graph import shape_text as text
 
     if hasattr(shape, "specs") and not shape.plain:  # several / typed / list inputs: all of them
-        return shape.text()
+        return shape.text(sep="×")
     return text(shape, empty="--")
 
 

@@ -53,8 +53,9 @@ class TensorSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "list": self.as_list}
 
-    def text(self) -> str:
-        sizes = "x".join(map(str, self.shape[1:] if self.as_list else self.shape))
+    def text(self, sep: str = "x") -> str:
+        """As ``--input`` spells it (``ids:int64=1x128``); ``sep="×"`` for a table."""
+        sizes = sep.join(map(str, self.shape[1:] if self.as_list else self.shape))
         quals = (["list"] if self.as_list else []) + ([self.dtype] if self.dtype else [])
         if self.name:
             return f"{self.name}{''.join(':' + q for q in quals)}={sizes}" + (
@@ -91,8 +92,8 @@ class InputSet(tuple):
         """Bytes of every input tensor (the analysis dtype where a tensor names none)."""
         return sum(prod(s.shape) * dtype_bytes(s.dtype or dtype) for s in self.specs)
 
-    def text(self) -> str:
-        return ", ".join(s.text() for s in self.specs) + (f" + {self.note}" if self.note else "")
+    def text(self, sep: str = "x") -> str:
+        return ", ".join(s.text(sep) for s in self.specs) + (f" + {self.note}" if self.note else "")
 
     @property
     def plain(self) -> bool:
