@@ -27,7 +27,7 @@ def list_configs(fmt: ExportFormatOpt = "table", output: OutputOpt = None) -> No
         grid.add(name, shape_text(shape), description)
     publish(fmt, output,
             table=lambda width, plain: [rich_table(grid, width=width, plain=plain)],
-            json_data=lambda: [{"name": n, "description": d, "input": "×".join(map(str, s))} for n, d, s in configs],
+            json_data=lambda: [{"name": n, "description": d, "input": list(s)} for n, d, s in configs],
             csv=lambda: csv_text(("name", "input", "description"), [(n, csv_shape(s), d) for n, d, s in configs]),
             markdown=lambda: markdown_table(grid))
 
