@@ -231,6 +231,16 @@ class RealRun:
         return params + acts + (inputs.nbytes(graph.dtype) if hasattr(inputs, "nbytes")
                                 else prod(inputs) * dtype_bytes(graph.dtype))
 
+    def real_run(self, model, input_shape, dtype: str, graph: Graph | None):
+        """``(graph, real CPU copy of model)``, or ``(graph, skipped Measurement)`` when the
+        run does not fit the budget (``graph`` traced here when not given)."""
+        from paramscope.building.materialize import materialize
+        from paramscope.tracing.trace import trace
+
+        graph = graph if graph is not None else trace(model, input_shape, dtype)
+        skipped = self.over_budget(graph)
+        return graph, skipped if skipped is not None else materialize(model, "cpu")
+
     def over_budget(self, graph: Graph) -> Measurement | None:
         """A ``skipped`` Measurement saying how to force the run, when it does not fit."""
         need = self.estimate_bytes(graph)

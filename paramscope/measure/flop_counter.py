@@ -204,15 +204,11 @@ class CpuFlopCounterMeasurer(RealRun, FlopCounterMeasurer):
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
-        from paramscope.building.materialize import materialize
         from paramscope.tracing.forward import call_model
-        from paramscope.tracing.trace import trace
 
-        graph = graph if graph is not None else trace(model, input_shape, dtype)
-        skipped = self.over_budget(graph)
-        if skipped is not None:
-            return skipped
-        real = materialize(model, "cpu")
+        graph, real = self.real_run(model, input_shape, dtype, graph)
+        if isinstance(real, Measurement):  # over the memory budget
+            return real
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
             call_model(real, input_shape, dtype, device="cpu", fill="random")

@@ -70,24 +70,21 @@ class FvcoreMeasurer(RealRun, Measurer):
     def measure(self, model, input_shape, dtype="float32", *, graph=None) -> Measurement:
         import torch
 
-        from paramscope.building.materialize import materialize
-        from paramscope.tracing.forward import model_inputs
-        from paramscope.tracing.trace import trace
-
-        graph = graph if graph is not None else trace(model, input_shape, dtype)
-        skipped = self.over_budget(graph)
-        if skipped is not None:
-            return skipped
         from paramscope.sandbox import quiet_import
+        from paramscope.tracing.forward import model_inputs
+        from paramscope.tracing.input_spec import as_input_set
 
-        FlopCountAnalysis = quiet_import("fvcore.nn").FlopCountAnalysis
-
-        args, kwargs = model_inputs(input_shape, dtype, device="cpu")
-        if kwargs:
+        inputs = as_input_set(input_shape)
+        named = [s.name for s in inputs.specs if s.name] + ([inputs.note or "extra"] if inputs.extra else [])
+        if named:  # decided before any real tensor exists
             return Measurement(self.name, "skipped", note=(
                 "fvcore traces with torch.jit and takes positional tensors only; this input set "
-                f"has keyword inputs ({', '.join(kwargs)})"))
-        real = materialize(model, "cpu")
+                f"has keyword inputs ({', '.join(named)})"))
+        graph, real = self.real_run(model, input_shape, dtype, graph)
+        if isinstance(real, Measurement):  # over the memory budget
+            return real
+        FlopCountAnalysis = quiet_import("fvcore.nn").FlopCountAnalysis
+        args, _ = model_inputs(input_shape, dtype, device="cpu")
         analysis = (FlopCountAnalysis(real, tuple(args)).unsupported_ops_warnings(False)
                     .uncalled_modules_warnings(False).tracer_warnings("none"))
         with torch.no_grad():
