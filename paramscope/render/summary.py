@@ -192,7 +192,7 @@ def _cell(name: str, node: TreeNode, group: Group, whole: Group, report: Report,
         return shape_text(whole.out_shape)
     if name == "kernel":
         kernel = [r.node.hparams.get("kernel_size") for r in node.rows if not r.node.is_functional]
-        return "×".join(str(k) for k in kernel[0]) if kernel and isinstance(kernel[0], tuple) else \
+        return shape_text(kernel[0]) if kernel and isinstance(kernel[0], tuple) else \
             (str(kernel[0]) if kernel and kernel[0] is not None else "--")
     if name == "params":
         if group.params:
@@ -379,7 +379,7 @@ def summary_csv(report: Report, depth: int | None = None, all_rows: bool = False
     """The table's rows (the tree at ``depth``, the same rows hidden), every figure as an
     unformatted integer: ``subtotal`` says a row carries the modules folded beneath it;
     MACs/FLOPs are empty where an op beneath has no formula."""
-    from paramscope.graph import shape_text as text
+    from paramscope.render.export import csv_shape
 
     depth = depth or DEFAULT_DEPTH
     view = tree_view(report, depth, columns or default_columns(report), all_rows)
@@ -388,8 +388,8 @@ def summary_csv(report: Report, depth: int | None = None, all_rows: bool = False
     for node, group in view.rows:
         whole = node.group(folded=True)
         row = [tree_label(node), node.name, node.kind, node.depth, node.index or "", node.functional,
-               bool(node.children) and (node.depth == depth), text(whole.in_shape, sep="x"),
-               text(whole.out_shape, sep="x"), group.params, group.trainable_params,
+               bool(node.children) and (node.depth == depth), csv_shape(whole.in_shape),
+               csv_shape(whole.out_shape), group.params, group.trainable_params,
                *(None if any(getattr(r.cost, k) is None for r in group.rows) else getattr(group, k)
                  for k in ("macs", "flops")),
                group.activation_bytes, worst(r.status for r in group.rows)]
