@@ -11,7 +11,18 @@ from pathlib import Path
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = bool(os.environ.get("PARAMSCOPE_UPDATE_GOLDEN"))
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-BOX_DRAWING = re.compile(r"[\u2500-\u257f]")  # ─ │ ┃ ┏ …: never in plain output
+class _BoxDrawing:
+    """Box-drawing characters (─ │ ┃ ┏ …) are never in plain output, except the summary
+    tree's own torchinfo glyphs (``├─``, ``│    └─``) in its first column."""
+
+    TREE = re.compile(r"(?:│    )*[├└]─")
+    ANY = re.compile(r"[\u2500-\u257f]")
+
+    def search(self, text: str):
+        return self.ANY.search(self.TREE.sub("", text))
+
+
+BOX_DRAWING = _BoxDrawing()
 
 
 @dataclass

@@ -206,7 +206,7 @@ def test_depth_cli_subtotals_add_up(fmt):
     table = parse_markdown_tables(result.out)[0]
     names = table.column("Layer (type:depth-idx)")
     assert len(names) == len(shown) + 1 and names[-1] == "Total"
-    assert names[5] == "+ Sequential: 1-5" and names[-2] == "+ Linear: 1-11"
+    assert names[5] == "├─Sequential: 1-5" and names[-2] == "├─Linear: 1-11"
     values = [number(v) for v in table.column("params")[:-1] if v != "--"]
     assert sum(values) == number(table.column("params")[-1]) == 25_557_032
 

@@ -47,7 +47,7 @@ def test_report_render_takes_depth_and_width():
 
     report = paramscope.analyze("resnet50", measure="none")
     grouped = report.render(depth=1, width=100)
-    assert "+ Sequential: 1-8" in grouped and "Bottleneck: 2-" not in grouped
+    assert "├─Sequential: 1-8" in grouped and "Bottleneck: 2-" not in grouped
     assert "Bottleneck: 2-16" in report.render(width=100)  # torchinfo's default depth 3
     assert max(len(line) for line in grouped.splitlines()) <= 100
 
@@ -106,7 +106,7 @@ def test_summary_honours_batch_dim_and_depth():
     assert tuple(report.input_shape) == (1, 3, 32, 32)
     assert report.measurers["torchinfo"].total["mult-adds"] == truth.total_mult_adds
     text = str(report)
-    assert "+ Sequential: 1-4" in text and "+ Conv2d: 2-1" not in text and "rows deeper than 1" in text
+    assert "├─Sequential: 1-4" in text and "├─Conv2d: 2-1" not in text and "rows deeper than 1" in text
 
 
 def test_summary_takes_input_data_and_dtypes():

@@ -39,7 +39,8 @@ def test_ellipsis_skips_lines_and_nothing_else():
     assert not matches(["a", "...", "d"], ["a", "b", "c"])
     assert not matches(["a", "b"], ["a", "b", "c"])
     assert matches(["t | 1.5 ms", "...", "why: 2× faster"], ["t |  12.25 ms", "x", "why: 3×", "faster"], measured=True)
-    assert not matches(["t 1.5 ms"], ["t 2.25 s"], measured=True)
+    assert matches(["t 1.5 ms", "GFLOP/s"], ["t 834.5 µs", "GFLOP/s"], measured=True)
+    assert not matches(["1.5 GFLOP/s"], ["2.5 MFLOP/s"], measured=True)
     assert not matches(["b", "..."], ["a", "b"], measured=True)
 
 

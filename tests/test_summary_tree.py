@@ -133,7 +133,7 @@ def test_shared_module_and_container_params_and_ops():
     assert [(c.kind, c.index, c.repeat) for c in block.children] == \
         [("Linear", 1, False), ("Linear", 2, True), ("mul", None, False), ("add", None, False)]
     text = report.render(columns=("params", "macs"), all_rows=True)
-    assert "(recursive)" in text and "|    + mul()" in text and "|    + add()" in text
+    assert "(recursive)" in text and "│    └─mul()" in text and "│    └─add()" in text
     rows = visible_rows(root, 1)
     assert sum(g.params for _, g in rows) == report.totals["params"] == 72 + 8 + 18
     assert [g.params for n, g in rows if n.depth == 1] == [80, 18]
@@ -175,9 +175,9 @@ def test_rows_with_nothing_hidden_and_counted():
     assert "Flatten" not in shown.split("\nTotal")[0]
     assert "1 row with nothing to count hidden (Flatten); --all-rows shows them" in shown
     every = run("summary", "resnet50", "--measure", "none", "--depth", "1", "--all-rows").out
-    assert "+ Flatten: 1-10" in every and "hidden" not in every
+    assert "├─Flatten: 1-10" in every and "hidden" not in every
     # ReLU counts FLOPs, so it shows while FLOPs are a column, and hides when they are not
-    assert "+ ReLU: 1-3" in shown
+    assert "├─ReLU: 1-3" in shown
     no_flops = run("summary", "resnet50", "--measure", "none", "--depth", "1", "--columns", "params,macs").out
     assert "ReLU" not in no_flops.split("\nTotal")[0] and "(ReLU, MaxPool2d, AdaptiveAvgPool2d, Flatten)" in no_flops
 
@@ -185,9 +185,9 @@ def test_rows_with_nothing_hidden_and_counted():
 def test_cells_in_their_own_units():
     out = run("summary", "resnet50", "--measure", "none", "--depth", "1", "--columns",
               "params,macs,flops,memory").out
-    conv1 = next(line for line in out.splitlines() if "+ Conv2d: 1-1" in line)
+    conv1 = next(line for line in out.splitlines() if "├─Conv2d: 1-1" in line)
     assert [c.strip() for c in conv1.split("|")[1:]] == ["9,408", "118.01 M", "236.03 M", "3.21 MB"]
-    fc = next(line for line in out.splitlines() if "+ Linear: 1-11" in line)
+    fc = next(line for line in out.splitlines() if "├─Linear: 1-11" in line)
     assert [c.strip() for c in fc.split("|")[1:]] == ["2,049,000", "2.05 M", "4.10 M", "4.00 KB"]
     assert "0.00 M" not in out
 
@@ -207,7 +207,7 @@ def test_legend_and_colour_only_on_a_terminal():
     coloured = console.file.getvalue()
     assert "\x1b[32m✓" in coloured and "├─Residual: 1-1" in coloured and "│    └─Conv2d: 2-1" in coloured
     md = run("summary", "bottleneck-projection", "--format", "markdown").out
-    assert not ANSI.search(md) and "+ Residual: 1-1" in md
+    assert not ANSI.search(md) and "├─Residual: 1-1" in md
 
 
 def test_compare_agreement_mark_only_when_all_agree():

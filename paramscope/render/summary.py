@@ -99,12 +99,12 @@ def default_columns(report: Report) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- the tree
 
 
-def tree_prefix(depth: int, plain: bool) -> str:
-    """torchinfo's row prefix: ``├─`` at depth 1, ``│    └─`` below (``+ ``/``|    `` plain)."""
+def tree_prefix(depth: int) -> str:
+    """torchinfo's row prefix, in every output (piped too, as torchinfo prints it):
+    ``├─`` at depth 1, ``│    └─`` below."""
     if depth == 0:
         return ""
-    bar, last, first = ("|    ", "+ ", "+ ") if plain else ("│    ", "└─", "├─")
-    return first if depth == 1 else bar * (depth - 1) + last
+    return "├─" if depth == 1 else "│    " * (depth - 1) + "└─"
 
 
 def tree_label(node: TreeNode) -> str:
@@ -159,7 +159,7 @@ def _carries(group: Group, columns: tuple[str, ...], report: Report) -> bool:
 
 
 def tree_grid(report: Report, depth: int = DEFAULT_DEPTH, columns: tuple[str, ...] | None = None,
-              all_rows: bool = False, plain: bool = True) -> tuple[Grid, TreeView]:
+              all_rows: bool = False) -> tuple[Grid, TreeView]:
     """torchinfo's summary table: one row per module call down to ``depth`` (the
     ``columns`` given, :func:`default_columns` when None), a total row under it."""
     columns = columns or default_columns(report)
@@ -175,7 +175,7 @@ def tree_grid(report: Report, depth: int = DEFAULT_DEPTH, columns: tuple[str, ..
     total = report.totals
     for node, group in view.rows:
         whole = node.group(folded=True)  # shapes are the module's whatever is folded
-        label = tree_prefix(node.depth, plain) + tree_label(node)
+        label = tree_prefix(node.depth) + tree_label(node)
         grid.add(label, *(_cell(name, node, group, whole, report, total) for name in columns))
     low = "" if report.complete else "≥ "
     foot = {"params": commas(total["params"]), "share": percent(total["params"], total["params"]),
@@ -320,13 +320,13 @@ def head_line(report: Report) -> str:
 
 
 def summary_grids(report: Report, depth: int | None = None, columns: tuple[str, ...] | None = None,
-                  all_rows: bool = False, plain: bool = True) -> list[Grid | str]:
+                  all_rows: bool = False) -> list[Grid | str]:
     """Everything ``summary`` shows, as Grids and note strings (terminal and Markdown)."""
     from paramscope.render.perf import perf_grids
 
     depth = depth or DEFAULT_DEPTH
     columns = columns or default_columns(report)
-    tree, view = tree_grid(report, depth, columns, all_rows, plain)
+    tree, view = tree_grid(report, depth, columns, all_rows)
     parts: list[Grid | str] = [tree, *tree_notes(report, view, depth, columns), totals_grid(report)]
     from paramscope.training.render import training_grids
 
@@ -350,7 +350,7 @@ def summary_renderables(report: Report, depth: int | None = None, width: int | N
 
     plain = plain_output() if plain is None else plain
     out: list[Any] = [Text(head_line(report), style=None if plain else "bold")]
-    parts = summary_grids(report, depth, columns, all_rows, plain)
+    parts = summary_grids(report, depth, columns, all_rows)
     tree = parts[0]
     assert isinstance(tree, Grid)
     shown = columns or default_columns(report)
