@@ -22,10 +22,16 @@ from paramscope.tracing.depth import DEFINITION as DEPTH_DEFINITION, LABEL as DE
 def _measured(report: Report) -> str:
     if not report.measurers:
         return "not measured"
-    statuses = [m.status for m in report.measurers.values()]
-    agree = sum(1 for s in statuses if s in ("match", "skipped"))
-    sign = "✓" if agree == len(statuses) else "✗" if not report.ok else "?"  # ✓ only when all agree
-    return f"{sign} {agree}/{len(statuses)} tools agree"
+    from collections import Counter
+
+    counts = Counter(m.status for m in report.measurers.values())
+    text = ", ".join(f"{counts[s]} {s}" for s in _STATUS_ORDER if counts[s])
+    sign = "✓" if set(counts) <= {"match", "skipped"} else "✗" if not report.ok else "?"  # ✓: all agree
+    return f"{sign} {text}"
+
+
+#: how compare lists the tools' verdicts: the worst first
+_STATUS_ORDER = ("mismatch", "failed", "no-formula", "unsupported", "skipped", "match")
 
 
 def headline_grid(cmp: Comparison) -> Grid:
