@@ -181,6 +181,8 @@ def tree_grid(report: Report, depth: int = DEFAULT_DEPTH, columns: tuple[str, ..
     foot = {"params": commas(total["params"]), "share": percent(total["params"], total["params"]),
             "macs": low + human(total["macs"]), "flops": low + human(total["flops"]),
             "memory": nbytes(total["activation_bytes"])}
+    for tool, value in tool_totals(report).items():  # each tool's own total, beside paramscope's
+        foot[tool] = f"{human(value)} {mark(report.measurers[tool].status)}"
     grid.add_footer("Total", *(foot.get(name, "") for name in columns))
     return grid, view
 
@@ -247,6 +249,16 @@ def tree_notes(report: Report, view: TreeView, depth: int, columns: tuple[str, .
     return notes
 
 
+def tool_totals(report: Report) -> dict[str, int]:
+    """Each measurer's own total in its metric (torchinfo's mult-adds, fvcore's flops …)."""
+    out = {}
+    for tool, m in report.measurers.items():
+        value = m.total.get(m.extra.get("metric", "")) if m.total else None
+        if value is not None:
+            out[tool] = value
+    return out
+
+
 def totals_grid(report: Report) -> Grid:
     t = report.totals
     grid = Grid([Col("total"), Col("value", numeric=True)])
@@ -257,6 +269,9 @@ def totals_grid(report: Report) -> Grid:
     low = "" if report.complete else "≥ "  # an op with no formula: the totals are lower bounds
     grid.add("MACs", low + _exact_and_human(t["macs"]))
     grid.add("FLOPs", low + _exact_and_human(t["flops"]))
+    for tool, value in tool_totals(report).items():  # torchinfo's "Total mult-adds" and the others'
+        grid.add(f"{TOOL_TITLES.get(tool, tool)} (measured)",
+                 f"{_exact_and_human(value)} {mark(report.measurers[tool].status)}".strip())
     grid.add("input", nbytes(t["input_bytes"]))
     grid.add("activations (forward)", nbytes(t["activation_bytes"]))
     grid.add("params memory", nbytes(t["param_bytes"]))
