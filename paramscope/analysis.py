@@ -58,17 +58,20 @@ def parse_measure(measure: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 def subject_for(target: Any, input_shape: Shape | None = None, batch: int | None = None,
-                overrides: dict[str, Any] | None = None, dtype: str = "float32", *,
+                overrides: dict[str, Any] | None = None, dtype: str | None = None, *,
                 inputs: Any = None, mode: str = "prefill", context: int | None = None,
                 budget: int | None = None) -> Subject:
     """Resolve a target string or an nn.Module into a Subject (graph + meta model).
+
+    ``dtype`` None analyses a Python model in its own dtype (that of its floating-point
+    tensors when they all share one, else float32) and a spec in float32; a dtype given
+    casts a meta copy of the model to it (``subject.graph.dtype`` is the one used).
 
     ``inputs`` describes several / keyword / integer / list inputs (see
     :func:`paramscope.tracing.input_spec.request`); ``mode``/``context`` apply to ``hf:`` decoders;
     ``budget`` bounds the real CPU run of models that cannot run on meta (bytes).
     """
-    if dtype not in DTYPES:
-        raise ParamscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    check_dtype(dtype)
     if input_shape is not None and inputs is not None:
         raise ParamscopeError("give input_shape or inputs, not both")
     from paramscope.building.hf import MODES
@@ -96,6 +99,12 @@ def subject_for(target: Any, input_shape: Shape | None = None, batch: int | None
     return _module_subject(target, type(target).__name__, input_shape, batch, dtype, req, budget=budget)
 
 
+def check_dtype(dtype: str | None) -> None:
+    """A ParamscopeError unless ``dtype`` is one paramscope analyses in (None: the model's own)."""
+    if dtype is not None and dtype not in DTYPES:
+        raise ParamscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+
+
 def _decoder_only(mode: str, context: int | None) -> None:
     if mode != "prefill" or context is not None:
         raise ParamscopeError("--mode decode and --context apply to hf: decoder models only")
@@ -121,10 +130,11 @@ def _spec_subject(t, input_shape, batch, req, overrides, dtype) -> Subject:
     return resolved_subject(resolve_spec(doc, overrides, shape), dtype)
 
 
-def resolved_subject(resolved, dtype: str = "float32") -> Subject:
+def resolved_subject(resolved, dtype: str | None = None) -> Subject:
     """The Subject of an already resolved spec (sweeps resolve one parsed document many times)."""
     from dataclasses import replace
 
+    dtype = dtype or "float32"
     resolved.graph.dtype = dtype
     if dtype != "float32":  # every output and parameter in --dtype, as in the built model
         resolved.graph.nodes = [replace(n, dtype=dtype, params={k: replace(p, dtype=dtype)
@@ -219,16 +229,21 @@ def _decode_subject(model, label, config, inputs, context, dtype, mask) -> Subje
     return subject
 
 
-def _in_dtype(model, dtype: str):
-    """``(model, 0)`` when its floating-point tensors are all in ``dtype``; else a meta copy
-    cast to ``dtype`` and how many tensors were cast (the original is never modified)."""
+def _in_dtype(model, dtype: str | None):
+    """``(model, dtype, 0)`` when ``dtype`` is None (the model's own: that of its floating-point
+    tensors when they share one, else float32) or all its floating-point tensors are in it;
+    else ``(meta copy cast to dtype, dtype, how many tensors were cast)``; the original is
+    never modified."""
     from paramscope.building.materialize import meta_clone
     from paramscope.tracing.trace import torch_dtype
 
-    target = torch_dtype(dtype)
     tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    if dtype is None:
+        own = {str(t.dtype).removeprefix("torch.") for t in tensors}
+        return model, own.pop() if len(own) == 1 and own <= set(DTYPES) else "float32", 0
+    target = torch_dtype(dtype)
     cast = sum(t.dtype != target for t in tensors)
-    return (meta_clone(model).to(target), cast) if cast else (model, 0)
+    return (meta_clone(model).to(target), dtype, cast) if cast else (model, dtype, 0)
 
 
 def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=None, budget=None,
@@ -259,7 +274,7 @@ def _module_subject(model, label, input_shape, batch, dtype, req=None, rebuild=N
         check_numel(tuple(shape))
     hooks = sum(len(getattr(m, attr, ())) for m in model.modules()
                 for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"))
-    original, model, cast = model, *_in_dtype(model, dtype)
+    original, (model, dtype, cast) = model, _in_dtype(model, dtype)
     notes, device, cpu_flops = [], "meta", None
     try:
         graph = trace(model, shape, dtype=dtype)
@@ -305,7 +320,7 @@ def _default_budget() -> int:
 
 def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None = None,
             overrides: dict[str, Any] | None = None, measure: str | Iterable[str] | None = DEFAULT_MEASURERS,
-            dtype: str = "float32", fvcore_budget: int | None = None, inputs: Any = None,
+            dtype: str | None = None, fvcore_budget: int | None = None, inputs: Any = None,
             mode: str = "infer", context: int | None = None, freeze: Iterable[str] = (),
             optimizer: str = "adamw", perf=None) -> Report:
     """Analyse a built-in name, YAML path, ``module:callable`` factory, ``hf:NAME`` or an nn.Module.
@@ -317,7 +332,8 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
     ``fvcore_budget`` (bytes) also bounds the real CPU run of models that cannot run on the
     meta device.  The model passed in is left untouched.
 
-    ``mode``: ``"infer"`` (forward only, the default), ``"train"`` (adds the backward pass and
+    ``dtype``: float32, float16, bfloat16 or float64, the model cast to it (a meta copy); None
+    (the default) is the model's own (float32 for a spec).  ``mode``: ``"infer"`` (forward only, the default), ``"train"`` (adds the backward pass and
     training memory; ``freeze``: module-name prefixes whose parameters are frozen;
     ``optimizer``: sgd, momentum, adam, adamw, adagrad, rmsprop or none, see
     :mod:`paramscope.training`) or ``"decode"`` with ``context=N`` (one generated token of an
@@ -355,10 +371,12 @@ def analyze(target: Any, input_shape: Shape | None = None, *, batch: int | None 
     return report
 
 
-def report_for(subject: Subject, dtype: str = "float32", tools: tuple[str, ...] = (),
+def report_for(subject: Subject, dtype: str | None = None, tools: tuple[str, ...] = (),
                fvcore_budget: int | None = None, perf=None) -> Report:
     """Apply the formulas to every layer call of ``subject`` and run ``tools`` on it;
-    ``perf`` (a :class:`paramscope.perf.PerfOptions`) adds time, roofline, receptive fields."""
+    ``perf`` (a :class:`paramscope.perf.PerfOptions`) adds time, roofline, receptive fields.
+    ``dtype`` None: the subject's own (``subject.graph.dtype``)."""
+    dtype = dtype or subject.graph.dtype
     rows = [LayerRow(node, cost_of(node), activation_bytes(node, dtype)) for node in subject.graph]
     report = Report(subject.label, subject.graph.input_shape, dtype, subject.source, rows,
                     extra_params=subject.extra_params, buffers=subject.buffers,

@@ -144,7 +144,7 @@ class Sweep:
 
 def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterable[Any] = (),
           *, batch: int | None = None, zip: bool = False, measure: Any = "none",
-          dtype: str = "float32", fvcore_budget: int | None = None, mode: str = "infer",
+          dtype: str | None = None, fvcore_budget: int | None = None, mode: str = "infer",
           freeze: Iterable[str] = (), optimizer: str = "adamw") -> Sweep:
     """Analyse ``target`` at every point of ``axes`` × ``inputs``.
 
@@ -154,11 +154,10 @@ def sweep(target: str, axes: dict[str, list[Any]] | None = None, inputs: Iterabl
     ``optimizer`` as in :func:`paramscope.analyze`).  A point that fails (say, a width not divisible by its groups)
     gets ``error`` and the sweep goes on; if every point fails, the first error is raised.
     """
-    from paramscope.analysis import DTYPES, parse_measure
+    from paramscope.analysis import check_dtype, parse_measure
     from paramscope.building.targets import parse_target
 
-    if dtype not in DTYPES:
-        raise ParamscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    check_dtype(dtype)
     memtracker = False
     if mode == "train":
         from paramscope.training.analysis import split_memtracker

@@ -42,3 +42,13 @@ def test_a_spec_is_measured_in_its_dtype(dtype):
     memory = report.measurers["torchinfo"].extra["memory"]
     assert memory["predicted"] == memory["measured"]  # torchinfo's own bytes, at this dtype
     assert memory["measured"]["params_bytes"] == BYTES[dtype] * report.totals["params"]
+
+
+def test_without_a_dtype_a_model_is_analysed_in_its_own():
+    model = _model().half()
+    report = paramscope.analyze(model, (1, 3, 8, 8), measure="torchinfo,flop_counter")
+    assert report.dtype == "float16" and not [n for n in report.notes if n.startswith("analysed in")]
+    assert report.totals["param_bytes"] == sum(p.numel() * p.element_size() for p in model.parameters())
+    assert {m.status for m in report.measurers.values()} == {"match"}
+    assert paramscope.analyze(_model(), (1, 3, 8, 8), measure="none").dtype == "float32"
+    assert paramscope.analyze("resnet-stem", measure="none").dtype == "float32"  # a spec: float32

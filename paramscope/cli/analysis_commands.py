@@ -80,7 +80,7 @@ def _train_shape(target: str, items: list[str], batch: int | None):
 
 @app.command()
 def summary(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
-            measure: MeasureOpt = "all", dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table",
+            measure: MeasureOpt = "all", dtype: DtypeOpt = None, fmt: ExportFormatOpt = "table",
             depth: Annotated[int, typer.Option(
                 "--depth", "-d", help="Module tree depth, as torchinfo's: deeper rows fold into their "
                                       "depth-N module, which shows their subtotal.")] = 3,
@@ -142,7 +142,7 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(
               show_default=False)] = None,
           all_: Annotated[bool, typer.Option("--all", help="Check every built-in config.")] = False,
           input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
-          measure: MeasureOpt = "all", dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table",
+          measure: MeasureOpt = "all", dtype: DtypeOpt = None, fmt: ExportFormatOpt = "table",
           output: OutputOpt = None, fvcore_budget: FvcoreBudgetOpt = None, import_path: ImportPathOpt = None,
           mode: ModeOpt = "infer", freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw",
           allow_incomplete: Annotated[bool, typer.Option(
@@ -154,7 +154,8 @@ def check(targets: Annotated[Optional[list[str]], typer.Argument(
     parse_choice("--format", fmt, FORMATS)
     check_output(output)
     train = train_options(mode, freeze, optimizer)
-    parse_choice("--dtype", dtype, DTYPE_CHOICES)
+    if dtype is not None:
+        parse_choice("--dtype", dtype, DTYPE_CHOICES)
     names = list(targets or [])
     if all_:
         from paramscope.api import builtin_targets

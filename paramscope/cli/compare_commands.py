@@ -56,7 +56,7 @@ def compare(targets: Annotated[list[str], typer.Argument(
                 metavar="TARGETS", help="Two or more targets (as for summary); ratios are against the first.",
                 show_default=False)],
             input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
-            measure: CompareMeasureOpt = "none", dtype: DtypeOpt = "float32",
+            measure: CompareMeasureOpt = "none", dtype: DtypeOpt = None,
             fmt: ExportFormatOpt = "table", output: OutputOpt = None,
             plot: Annotated[Optional[str], typer.Option(
                 "--plot", help="Also draw params and MACs per stage to FILE.png or FILE.svg (needs matplotlib).",
@@ -130,7 +130,7 @@ def explain(target: TargetArg,
             quantity: Annotated[str, typer.Option(
                 "--quantity", "-q", help="Which derivations: params, macs, flops (comma list) or all.")] = "params,macs",
             input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
-            dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
+            dtype: DtypeOpt = None, fmt: ExportFormatOpt = "table", output: OutputOpt = None,
             import_path: ImportPathOpt = None, mode: ModeOpt = "infer", freeze: FreezeOpt = None,
             optimizer: OptimizerOpt = "adamw", context: ContextOpt = None,
             rf: Annotated[bool, typer.Option("--rf", help="Also each layer's receptive field.")] = False,

@@ -52,7 +52,10 @@ def one_of(values: tuple[str, ...]) -> str:
 
 ExportFormatOpt = Annotated[str, typer.Option(
     "--format", "-f", help=f"Output format, {one_of(FORMAT_CHOICES)} (markdown: GitHub pipe tables).")]
-DtypeOpt = Annotated[str, typer.Option("--dtype", help=f"Element type, {one_of(DTYPE_CHOICES)}.")]
+DtypeOpt = Annotated[Optional[str], typer.Option(
+    "--dtype", help=f"Element type of the model and its input, {one_of(DTYPE_CHOICES)} (a meta copy of "
+                    "the model is cast to it); default: the model's own, float32 for a spec.",
+    show_default=False)]
 MeasureOpt = Annotated[str, typer.Option("--measure", "-m", help=f"Tools to run: {MEASURE_HELP}")]
 OutputOpt = Annotated[Optional[str], typer.Option(
     "--output", "-o", help="Write to FILE (atomically: the old file stays intact on failure) "

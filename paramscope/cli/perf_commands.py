@@ -15,7 +15,7 @@ from paramscope.cli.options import (CLOCKS, BatchOpt, DtypeOpt, ExportFormatOpt,
 
 @app.command()
 def profile(target: TargetArg, input: ModelInputOpt = None, batch: BatchOpt = None, set: SetOpt = None,
-            dtype: DtypeOpt = "float32",
+            dtype: DtypeOpt = None,
             device: Annotated[str, typer.Option("--device", help="Run on cpu, or cuda[:N] when present.")] = "cpu",
             device_spec: DeviceSpecOpt = None,
             warmup: Annotated[int, typer.Option("--warmup", help="Untimed passes first.")] = 3,

@@ -27,7 +27,7 @@ SweepMeasureOpt = Annotated[str, typer.Option(
 @app.command("sweep")
 def sweep_command(target: TargetArg, set: SweepSetOpt = None, zip_: ZipOpt = False,
                   input: SweepInputOpt = None, batch: BatchOpt = None, measure: SweepMeasureOpt = "none",
-                  dtype: DtypeOpt = "float32", fmt: ExportFormatOpt = "table", output: OutputOpt = None,
+                  dtype: DtypeOpt = None, fmt: ExportFormatOpt = "table", output: OutputOpt = None,
                   import_path: ImportPathOpt = None, mode: ModeOpt = "infer",
                   freeze: FreezeOpt = None, optimizer: OptimizerOpt = "adamw") -> None:
     """One row per point of a design space: params, MACs, FLOPs, activations and ratios to the first row.

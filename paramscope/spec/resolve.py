@@ -580,11 +580,13 @@ class Resolver:
             modules = _module_items(template.layers)
             single = len(modules) == 1 and not (isinstance(modules[0], dict) and "repeat" in modules[0])
             if single or name is None:
-                before = len(into.module.children)
+                children = into.module.children
+                before = len(children)
                 out = self._items(template.layers, body, local, shape, into, name if single else None)
-                added = list(into.module.children.values())[before:]
-                if single and len(added) == 1 and added[0].kind != "leaf" and not added[0].template:
-                    added[0].template = template.name  # the block the template builds is its instance
+                if single and len(children) == before + 1:  # O(1): the one child just added
+                    added = next(reversed(children.values()))
+                    if added.kind != "leaf" and not added.template:
+                        added.template = template.name  # the block the template builds is its instance
                 return out
             module = self._container("chain", "sequential", name, where, shape, into)
             module.template = template.name

@@ -61,7 +61,7 @@ class TrainReport(Report):
         return data
 
 
-def train_subject(target: Any, input_shape=None, batch=None, overrides=None, dtype="float32",
+def train_subject(target: Any, input_shape=None, batch=None, overrides=None, dtype: str | None = None,
                   freeze: Iterable[str] = ()):
     """The Subject of a training analysis: parameters under ``freeze`` frozen, every node's
     ``requires_grad`` filled (traced with autograd on, or derived from the spec)."""
@@ -93,7 +93,7 @@ def train_subject(target: Any, input_shape=None, batch=None, overrides=None, dty
 
         subject = subject_for(target, input_shape, batch, overrides, dtype)
         work = freeze_model(subject.meta_model(), freeze, subject.label)
-        subject.graph = trace(work, subject.graph.input_shape, dtype, grad=True)
+        subject.graph = trace(work, subject.graph.input_shape, subject.graph.dtype, grad=True)
     build = subject.meta_model
     subject.meta_model = lambda: freeze_model(build(), freeze, subject.label)
     return subject
@@ -111,7 +111,7 @@ def split_memtracker(measure) -> tuple[Any, bool]:
     return (rest or "none"), len(rest) != len(names)
 
 
-def train_report(subject, dtype: str = "float32", tools: tuple[str, ...] = (),
+def train_report(subject, dtype: str | None = None, tools: tuple[str, ...] = (),
                  fvcore_budget: int | None = None, freeze: Iterable[str] = (),
                  optimizer: str = "adamw", memtracker: bool = False) -> TrainReport:
     """The training Report of ``subject`` (from :func:`train_subject`)."""
@@ -127,7 +127,7 @@ def train_report(subject, dtype: str = "float32", tools: tuple[str, ...] = (),
     if memtracker:
         from paramscope.training.memtrack import reconcile_memory
 
-        report.measurers["memtracker"] = reconcile_memory(subject, report.memory, dtype)
+        report.measurers["memtracker"] = reconcile_memory(subject, report.memory, report.dtype)
     for kind in sorted({b.kind for b in report.backward if b.status == "unsupported"}):
         if kind not in base.unsupported:
             report.notes.append(f"no backward formula for {kind}: not in backward totals")
@@ -141,7 +141,7 @@ def train_report(subject, dtype: str = "float32", tools: tuple[str, ...] = (),
 
 
 def analyze_train(target: Any, input_shape=None, *, batch=None, overrides=None, tools=(),
-                  dtype: str = "float32", fvcore_budget=None, freeze: Iterable[str] = (),
+                  dtype: str | None = None, fvcore_budget=None, freeze: Iterable[str] = (),
                   optimizer: str = "adamw", memtracker: bool = False) -> TrainReport:
     """Training analysis of a target (see :func:`paramscope.analysis.analyze`)."""
     from paramscope.training.memory import check_optimizer
