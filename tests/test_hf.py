@@ -112,7 +112,7 @@ def test_compare_two_hf_targets():
     code, out, err = run_cli("compare", "hf:bert", "hf:bert", "--set", "num_hidden_layers=2", "--input", "1x64",
                              "--no-layers")
     assert code == 0, err
-    assert "int64:1x64" in out.splitlines()[3]  # the input row names the token ids
+    assert "int64:1×64" in out.splitlines()[3]  # the input row names the token ids (a table spells 1×64)
 
 
 @pytest.mark.parametrize("args, fragment", [
