@@ -4,8 +4,9 @@ An example is a fenced block whose first line is ``$ paramscope ...``; the lines
 the output, where a line ``...`` stands for any number of lines left out.  The README states
 the terminal they were taken at (``NO_COLOR=1 COLUMNS=100``, output piped, run from the
 repository root).  A comment line before the block qualifies it: ``<!-- readme: exit 1 -->``
-(the command's exit code, 0 otherwise) and ``<!-- readme: measured -->`` (measured times: the
-text is compared with every number as ``#`` and line breaks and padding ignored).
+(the command's exit code, 0 otherwise), ``<!-- readme: reflowed -->`` (line breaks and
+padding ignored: a wrapped line holding a path breaks where the checkout's path length puts
+it) and ``<!-- readme: measured -->`` (measured times: reflowed, every number as ``#``).
 
 ``python tests/readme_examples.py`` runs every example and prints the real output of each one
 that differs; ``--update`` also writes it into the README for the examples that leave nothing
@@ -24,7 +25,7 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 ENV = {"NO_COLOR": "1", "COLUMNS": "100", "TERM": "dumb"}
-_MARKER = re.compile(r"<!-- readme: (measured|exit (\d+)) -->")
+_MARKER = re.compile(r"<!-- readme: (measured|reflowed|exit (\d+)) -->")
 _NUMBER = re.compile(r"\d[\d,.]*")
 
 
@@ -34,6 +35,7 @@ class Example:
     argv: list[str]
     expected: list[str]
     measured: bool = False
+    reflowed: bool = False
     exit_code: int = 0
 
     @property
@@ -55,7 +57,7 @@ def examples(text: str | None = None) -> list[Example]:
                 if marker and marker.group(2):
                     example.exit_code = int(marker.group(2))
                 elif marker:
-                    example.measured = True
+                    setattr(example, marker.group(1), True)
                 j -= 1
             found.append(example)
             i = end
@@ -77,22 +79,24 @@ def _same(expected: str, actual: str) -> bool:
     return expected.rstrip() == actual.rstrip()
 
 
-def _loose(lines: list[str]) -> str:
-    """Measured output compared loosely: every number ``#``, rules ``-``, whitespace one space."""
-    text = _NUMBER.sub("#", " ".join(lines))
-    text = re.sub(r"# ?(?:ns|µs|ms|s)(?![\w/])", "#time", text)  # a time in whichever unit it took
+def _loose(lines: list[str], measured: bool) -> str:
+    """Output compared loosely: rules ``-``, whitespace one space; measured: every number ``#``."""
+    text = " ".join(lines)
+    if measured:
+        text = _NUMBER.sub("#", text)
+        text = re.sub(r"# ?(?:ns|µs|ms|s)(?![\w/])", "#time", text)  # a time in whichever unit it took
     return " ".join(re.sub(r"-{2,}", "-", text).split())
 
 
-def matches(expected: list[str], actual: list[str], measured: bool = False) -> bool:
+def matches(expected: list[str], actual: list[str], measured: bool = False, reflowed: bool = False) -> bool:
     """``actual`` read as ``expected`` where each ``...`` line skips any number of lines."""
-    if measured:  # each run of lines between ``...`` appears, in order, in the loose text
-        text, at = _loose(actual), 0
+    if measured or reflowed:  # each run of lines between ``...`` appears, in order, in the loose text
+        text, at = _loose(actual, measured), 0
         parts: list[list[str]] = [[]]
         for line in expected:
             parts.append([]) if line.strip() == "..." else parts[-1].append(line)
         for n, part in enumerate(parts):
-            piece = _loose(part)
+            piece = _loose(part, measured)
             found = text.find(piece, at)
             if found < 0 or (n == 0 and piece and found != 0):
                 return False
@@ -120,7 +124,7 @@ def main(argv: list[str]) -> int:
     bad = 0
     for example in reversed(examples()):  # bottom up: rewriting a block keeps earlier line numbers
         code, actual = run(example)
-        if code == example.exit_code and matches(example.expected, actual, example.measured):
+        if code == example.exit_code and matches(example.expected, actual, example.measured, example.reflowed):
             continue
         bad += 1
         print(f"--- README.md:{example.line}: $ {example.command} (exit {code})")

@@ -29,7 +29,7 @@ def test_readme_example(example, need):
         pytest.skip(f"needs {need}")
     code, actual = run(example)
     assert code == example.exit_code, f"README.md:{example.line}: `{example.command}` exited {code}"
-    assert matches(example.expected, actual, example.measured), (
+    assert matches(example.expected, actual, example.measured, example.reflowed), (
         f"README.md:{example.line}: `{example.command}` prints:\n" + "\n".join(actual))
 
 
@@ -41,6 +41,8 @@ def test_ellipsis_skips_lines_and_nothing_else():
     assert matches(["t | 1.5 ms", "...", "why: 2× faster"], ["t |  12.25 ms", "x", "why: 3×", "faster"], measured=True)
     assert matches(["t 1.5 ms", "GFLOP/s"], ["t 834.5 µs", "GFLOP/s"], measured=True)
     assert not matches(["1.5 GFLOP/s"], ["2.5 MFLOP/s"], measured=True)
+    assert matches(["error: a b", "  c"], ["error: a", "  b c"], reflowed=True)
+    assert not matches(["error: a 1"], ["error: a 2"], reflowed=True)
     assert not matches(["b", "..."], ["a", "b"], measured=True)
 
 
