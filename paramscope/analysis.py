@@ -136,7 +136,7 @@ def resolved_subject(resolved, dtype: str | None = None) -> Subject:
 
     dtype = dtype or "float32"
     resolved.graph.dtype = dtype
-    if dtype != "float32":  # every output and parameter in --dtype, as in the built model
+    if any(n.dtype != dtype for n in resolved.graph.nodes):  # every output and parameter in --dtype
         resolved.graph.nodes = [replace(n, dtype=dtype, params={k: replace(p, dtype=dtype)
                                                                 for k, p in n.params.items()})
                                 for n in resolved.graph.nodes]
