@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -45,6 +46,8 @@ class Grid:
     rows: list[list[str]] = field(default_factory=list)
     title: str | None = None
     footer: list[list[str]] = field(default_factory=list)  # totals, after a rule
+    #: cell widths per column, measured once (see :func:`_cell_widths`); not content
+    measured: dict = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, *cells: Any) -> None:
         self.rows.append([_cell(c) for c in cells])
@@ -98,8 +101,13 @@ def _cell(value: Any) -> str:
 _GAP = 3  # " | " between columns (ASCII2) or the SIMPLE_HEAD equivalent
 
 
+#: one line of characters that each take one terminal cell: printable ASCII, Latin-1 (× µ),
+#: dashes and … , ≤ ≥ and box drawing (the summary tree's ├─ │ └─)
+_ONE_CELL_EACH = re.compile("[\x20-\x7e\u00a0-\u00ff\u2010-\u2027\u2264\u2265\u2500-\u257f]*")
+
+
 def _width(text: str) -> int:
-    if text.isascii() and "\n" not in text:  # the common case, without rich's per-character table
+    if _ONE_CELL_EACH.fullmatch(text):  # the common case, without rich's per-character table
         return len(text)
     from rich.cells import cell_len
 
@@ -132,16 +140,29 @@ def _column_range(grid: Grid, i: int, top: str) -> tuple[int, int]:
     between words; a header only between its pieces (a number column's long header is
     wrapped over its numbers when the table must narrow)."""
     col = grid.columns[i]
-    cells = [r[i] for r in (*grid.rows, *grid.footer)]
+    widest, words = _cell_widths(grid, i)
     header_min = max((_width(p) for p, _ in _pieces(col.header)), default=0)
     top_min = max((_width(w) for w in top.split()), default=0)
     if col.numeric or not col.wrap:  # numbers and one-line text (a tree's labels) are never broken
-        widest = max((_width(c) for c in cells), default=0)
         natural = max(widest, top_min, _width(col.header))
         return max(widest, header_min, top_min), natural
-    words = max((_width(w) for c in cells for w in c.split()), default=0)
-    natural = max(max((_width(c) for c in cells), default=0), _width(col.header), _width(top))
+    natural = max(widest, _width(col.header), _width(top))
     return max(words, header_min, top_min), natural
+
+
+def _cell_widths(grid: Grid, i: int) -> tuple[int, int]:
+    """(widest cell, widest word) of column ``i``'s cells, measured once per grid content
+    (a table is fitted several times: once per optional level, then laid out); words only
+    where the column may wrap."""
+    key = (i, len(grid.rows), len(grid.footer))
+    if key not in grid.measured:
+        col = grid.columns[i]
+        cells = [r[i] for r in (*grid.rows, *grid.footer)]
+        widest = max(map(_width, cells), default=0)
+        words = widest if col.numeric or not col.wrap else \
+            max((_width(w) for c in cells for w in c.split()), default=0)
+        grid.measured[key] = (widest, words)
+    return grid.measured[key]
 
 
 def _ranges(grid: Grid, keep: Sequence[int]) -> list[tuple[int, int]]:

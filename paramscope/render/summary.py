@@ -133,15 +133,16 @@ def tree_view(report: Report, depth: int, columns: tuple[str, ...], all_rows: bo
     if all_rows:
         return TreeView(rows, [], root.height)
     keep: set[int] = set()
+    figures = [c for c in columns if c in report.measurers or COLUMNS[c].figure]
     for node, group in reversed(rows):  # children come after their parent: decide them first
-        if node.depth == 0 or _carries(group, columns, report) or any(id(c) in keep for c in node.children):
+        if node.depth == 0 or _carries(group, figures, report) or any(id(c) in keep for c in node.children):
             keep.add(id(node))
     return TreeView([(n, g) for n, g in rows if id(n) in keep], [n for n, _ in rows if id(n) not in keep],
                     root.height)
 
 
-def _carries(group: Group, columns: tuple[str, ...], report: Report) -> bool:
-    figures = [c for c in columns if c in report.measurers or COLUMNS[c].figure]
+def _carries(group: Group, figures: list[str], report: Report) -> bool:
+    """Whether a row shows something in one of the ``figures`` columns (or a verdict to see)."""
     if not figures:
         return True
     if any(r.status in ("mismatch", "failed", "no-formula", "unsupported") for r in group.rows):
