@@ -15,6 +15,14 @@ from paramscope.graph import LayerNode, Shape, dtype_bytes
 
 #: element types an analysis may use (``--dtype``)
 DTYPES = ("float32", "float16", "bfloat16", "float64")
+#: verdicts and formula statuses, worst first: a subtotal's status is the worst beneath it
+SEVERITY = ("mismatch", "failed", "no-formula", "unsupported", "skipped", "match", "ok", "zero")
+
+
+def worst(statuses) -> str:
+    """The most severe of ``statuses`` ("" when there are none)."""
+    found = set(statuses)
+    return next((s for s in SEVERITY if s in found), next(iter(sorted(found)), ""))
 
 
 @dataclass

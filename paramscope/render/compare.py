@@ -13,7 +13,7 @@ from typing import Any
 from paramscope.reconciling.comparison import ARITHMETIC_ROWS, Comparison
 from paramscope.render.export import Col, Grid, csv_shape
 from paramscope.render.units import commas, human, nbytes, percent, shape_text
-from paramscope.reconciling.report import LayerRow, Report
+from paramscope.reconciling.report import SEVERITY, LayerRow, Report
 from paramscope.tracing.depth import DEFINITION as DEPTH_DEFINITION, LABEL as DEPTH_LABEL
 
 # ---------------------------------------------------------------------- grids
@@ -25,13 +25,10 @@ def _measured(report: Report) -> str:
     from collections import Counter
 
     counts = Counter(m.status for m in report.measurers.values())
-    text = ", ".join(f"{counts[s]} {s}" for s in _STATUS_ORDER if counts[s])
+    text = ", ".join(f"{counts[s]} {s}" for s in SEVERITY if counts[s])  # the worst first
     sign = "✓" if set(counts) <= {"match", "skipped"} else "✗" if not report.ok else "?"  # ✓: all agree
     return f"{sign} {text}"
 
-
-#: how compare lists the tools' verdicts: the worst first
-_STATUS_ORDER = ("mismatch", "failed", "no-formula", "unsupported", "skipped", "match")
 
 
 def headline_grid(cmp: Comparison) -> Grid:

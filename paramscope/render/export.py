@@ -117,8 +117,6 @@ def _width(text: str) -> int:
 def _pieces(header: str) -> list[tuple[str, bool]]:
     """A header's unbreakable pieces, each with whether it starts a new word: words split
     at spaces, names after each ``_`` or ``-`` (``width_per_group`` -> ``width_``, ``per_``, ``group``)."""
-    import re
-
     return [(piece, n == 0) for word in header.split()
             for n, piece in enumerate(re.findall(r"[^_-]*[_-]+|[^_-]+", word))]
 
@@ -242,8 +240,7 @@ class TextGrid:
                 out.append(pad + cell if right else cell + pad)
             return " | ".join(out).rstrip()
 
-        n = len(widths)
-        rule = "+".join("-" * (w + (n > 1) * ((k > 0) + (k < n - 1))) for k, w in enumerate(widths))
+        rule = "+".join("-" * w for w in _padded(widths))
         numeric = [c.numeric for c in cols]
         out = [line(headers, numeric), rule]
         for row, cells in zip(self.grid.rows, body):
@@ -331,9 +328,13 @@ def _rule(widths: Sequence[int], plain: bool):
     from rich import box
     from rich.text import Text
 
+    return Text((box.ASCII2 if plain else box.SIMPLE_HEAD).get_row(_padded(widths), level="row", edge=False))
+
+
+def _padded(widths: Sequence[int]) -> list[int]:
+    """Each column's width with the space beside its ``|`` (none at the table's edges)."""
     n = len(widths)
-    padded = [w + (n > 1) * ((k > 0) + (k < n - 1)) for k, w in enumerate(widths)]
-    return Text((box.ASCII2 if plain else box.SIMPLE_HEAD).get_row(padded, level="row", edge=False))
+    return [w + (n > 1) * ((k > 0) + (k < n - 1)) for k, w in enumerate(widths)]
 
 
 def _titled(title: str | None, table, plain: bool, footer: str | None = None):

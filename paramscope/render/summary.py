@@ -14,7 +14,7 @@ from paramscope.errors import ParamscopeError
 from paramscope.render.export import Col, Grid, csv_text, fitting_columns, markdown_document, rich_table
 from paramscope.reconciling.grouping import Group, TreeNode, module_tree, visible_rows
 from paramscope.render.units import commas, human, nbytes, percent, shape_text, torchinfo_mb
-from paramscope.reconciling.report import Report
+from paramscope.reconciling.report import Report, worst
 
 TOOL_TITLES = {"torchinfo": "torchinfo mult-adds", "fvcore": "fvcore FLOPs",
                "flop_counter": "FlopCounterMode FLOPs", "flop_counter_cpu": "FlopCounterMode CPU FLOPs"}
@@ -22,20 +22,12 @@ _MARK = {"match": "✓", "mismatch": "✗", "unsupported": "?", "skipped": "-", 
 #: the status legend printed under a table that shows statuses
 LEGEND = ("status: ✓ match  ✗ mismatch  ? unsupported (by a tool)  no-formula (paramscope has none)  - skipped  "
           "! failed  ok (formula only: no tool counts this call on its own)  zero (nothing to count)")
-#: worst first: a subtotal's status is the worst of the rows beneath
-_SEVERITY = ("mismatch", "failed", "no-formula", "unsupported", "skipped", "match", "ok", "zero")
 #: torchinfo's default depth
 DEFAULT_DEPTH = 3
 
 
 def mark(status: str | None) -> str:
     return _MARK.get(status or "", "")
-
-
-def worst(statuses) -> str:
-    """The most severe of ``statuses`` ("" when there are none)."""
-    found = set(statuses)
-    return next((s for s in _SEVERITY if s in found), next(iter(sorted(found)), ""))
 
 
 # --------------------------------------------------------------------------- columns
@@ -216,12 +208,21 @@ def _cell(name: str, node: TreeNode, group: Group, whole: Group, report: Report,
     if name == "status":
         status = worst(r.status for r in group.rows)
         return f"{mark(status)} {status}".strip()
-    verdicts = [r.measured[name] for r in group.rows if name in r.measured]
-    if not verdicts:
+    measured = tool_figure(group, name)
+    if measured is None:
         return "--"
+    value, status = measured
+    return f"{'--' if value is None else human(value)} {mark(status)}".strip()
+
+
+def tool_figure(group: Group, tool: str) -> tuple[int | None, str] | None:
+    """``(the tool's figure summed over the row's layer calls, its worst verdict)``; the
+    figure None when the tool gave none; None when the tool judged no call of the row."""
+    verdicts = [r.measured[tool] for r in group.rows if tool in r.measured]
+    if not verdicts:
+        return None
     values = [v.measured for v in verdicts if v.measured is not None]
-    value = human(sum(values)) if values else "--"
-    return f"{value} {mark(worst(v.status for v in verdicts))}".strip()
+    return (sum(values) if values else None), worst(v.status for v in verdicts)
 
 
 def _figure(values: list[int | None]) -> str:
@@ -410,8 +411,6 @@ def summary_csv(report: Report, depth: int | None = None, all_rows: bool = False
                  for k in ("macs", "flops")),
                group.activation_bytes, worst(r.status for r in group.rows)]
         for t in tools:
-            verdicts = [r.measured[t] for r in group.rows if t in r.measured]
-            values = [v.measured for v in verdicts if v.measured is not None]
-            row += [sum(values) if values else None, worst(v.status for v in verdicts)]
+            row += tool_figure(group, t) or (None, "")
         rows.append(row)
     return csv_text([*TREE_CSV, *(f"{t}_{k}" for t in tools for k in ("measured", "status"))], rows)
