@@ -350,15 +350,14 @@ def _value_text(value: Any) -> str:
 
 def to_csv(result: Sweep) -> str:
     """One line per point, integers unformatted, an ``error`` column (empty for good points)."""
-    from paramscope.graph import shape_text
-    from paramscope.render.export import csv_text
+    from paramscope.render.export import csv_shape, csv_text
 
     train = result.mode == "train"
     head = [*result.keys, "input", *CSV_COLUMNS, *(TRAIN_CSV_COLUMNS if train else ()), *result.measure, "error"]
     rows = []
     for row in result.rows:
         values: list[Any] = [_value_text(row.overrides.get(k)) for k in result.keys]
-        values.append(shape_text(row.input_shape, sep="x") if row.input_shape else "")
+        values.append(csv_shape(row.input_shape) if row.input_shape else "")
         t = row.totals
         if row.error:
             values += [""] * (len(head) - len(values) - 1)
